@@ -1,0 +1,9 @@
+"""Real environments: BlockWorld (a Minecraft-like ground-truth world) and wrappers. Depends on nothing of ours.
+
+Importing this package registers the Gymnasium ids (`BlockWorld-v0`, ...).
+"""
+
+from gymnasium.envs.registration import register, registry
+
+if "BlockWorld-v0" not in registry:
+    register(id="BlockWorld-v0", entry_point="envs.blockworld.env:BlockWorldEnv")
