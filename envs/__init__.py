@@ -7,3 +7,6 @@ from gymnasium.envs.registration import register, registry
 
 if "BlockWorld-v0" not in registry:
     register(id="BlockWorld-v0", entry_point="envs.blockworld.env:BlockWorldEnv")
+
+if "Crafter-v0" not in registry:  # needs the optional `crafter` package, imported only when made
+    register(id="Crafter-v0", entry_point="envs.crafter_env:CrafterEnv")

@@ -1,0 +1,153 @@
+"""Viewer: posted pygame events -> actions and frames, the game loop, recording, `wm play` (headless replay)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import gymnasium as gym
+import numpy as np
+import pygame
+import pytest
+
+import envs  # noqa: F401
+from envs.blockworld.env import BlockWorldEnv
+from worldmodel.viewer import cli
+from worldmodel.viewer.keys import KeyboardControls
+from worldmodel.viewer.loop import ViewerLoop
+from worldmodel.viewer.record import VideoWriter
+
+
+@pytest.fixture(scope="module", autouse=True)
+def display() -> None:
+    pygame.display.init()  # SDL_VIDEODRIVER=dummy (tests/conftest.py)
+    yield
+    pygame.display.quit()
+
+
+def post(*events: tuple[int, dict]) -> list[pygame.event.Event]:
+    """Post events through the real queue and read them back."""
+    pygame.event.clear()
+    for kind, attrs in events:
+        pygame.event.post(pygame.event.Event(kind, attrs))
+    return pygame.event.get()
+
+
+def down(key: int) -> tuple[int, dict]:
+    return pygame.KEYDOWN, {"key": key, "mod": 0, "unicode": "", "scancode": 0}
+
+
+def up(key: int) -> tuple[int, dict]:
+    return pygame.KEYUP, {"key": key, "mod": 0, "unicode": "", "scancode": 0}
+
+
+def test_events_map_to_actions() -> None:
+    controls = KeyboardControls(mouse_sensitivity=0.1, arrow_deg=5.0)
+    controls.handle_all(post(
+        down(pygame.K_w), down(pygame.K_SPACE), down(pygame.K_LSHIFT), down(pygame.K_3),
+        (pygame.MOUSEMOTION, {"pos": (0, 0), "rel": (10, -20), "buttons": (0, 0, 0)}),
+        (pygame.MOUSEBUTTONDOWN, {"pos": (0, 0), "button": 1}),
+    ))
+    a = controls.action()
+    assert (a["forward"], a["jump"], a["sneak"], a["attack"], a["hotbar.3"]) == (1, 1, 1, 1, 1)
+    assert a["back"] == a["use"] == a["sprint"] == 0
+    assert np.allclose(a["camera"], [-2.0, 1.0])  # mouse up = look up (negative pitch), right = positive yaw
+    b = controls.action()  # held keys stay, one-tick things clear
+    assert (b["forward"], b["attack"], b["hotbar.3"]) == (1, 1, 0) and not b["camera"].any()
+    controls.handle_all(post(up(pygame.K_w), (pygame.MOUSEBUTTONUP, {"pos": (0, 0), "button": 1}),
+                             down(pygame.K_LCTRL), down(pygame.K_LEFT),
+                             (pygame.MOUSEBUTTONDOWN, {"pos": (0, 0), "button": 3})))
+    c = controls.action()
+    assert (c["forward"], c["attack"], c["sprint"], c["use"]) == (0, 0, 1, 1)
+    assert np.allclose(c["camera"], [0.0, -5.0]) and np.allclose(controls.action()["camera"], [0.0, -5.0])
+    controls.handle_all(post(down(pygame.K_d), up(pygame.K_d)))  # a tap between two ticks
+    assert controls.action()["right"] == 1 and controls.action()["right"] == 0
+    controls.handle_all(post(down(pygame.K_p), down(pygame.K_r), down(pygame.K_ESCAPE)))
+    assert controls.pop_commands() == ["pause", "reset", "quit"]
+
+
+def test_loop_steps_the_env_from_events() -> None:
+    env = BlockWorldEnv(width=32, height=32)
+    loop = ViewerLoop(env, seed=4, scale=4)
+    frame = loop.tick(post())
+    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+    start = env.player.pose().copy()
+    loop.tick(post(down(pygame.K_RIGHT)))
+    turned = loop.tick(post(up(pygame.K_RIGHT)))
+    assert env.player.pose()[3] == pytest.approx((start[3] + 5.0 + 180.0) % 360.0 - 180.0)  # held for one tick
+    assert not np.array_equal(turned, frame)
+    loop.tick(post(down(pygame.K_w)))
+    for _ in range(5):
+        loop.tick(post())
+    moved = np.hypot(*(env.player.position[[0, 2]] - start[[0, 2]]))
+    assert moved > 0.5
+    loop.tick(post(down(pygame.K_p)))  # pause: the env stops
+    tick = env.tick
+    paused = loop.tick(post())
+    assert env.tick == tick and loop.paused and paused.shape == frame.shape
+    loop.tick(post(down(pygame.K_p), up(pygame.K_w)))
+    loop.tick(post(down(pygame.K_r)))
+    assert loop.episodes == 1 and env.tick == 1
+    loop.tick(post(down(pygame.K_ESCAPE)))
+    assert not loop.running
+
+
+def test_run_opens_window_and_quits() -> None:
+    loop = ViewerLoop(BlockWorldEnv(width=16, height=16), seed=0, scale=2)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, {"key": pygame.K_ESCAPE, "mod": 0, "unicode": "", "scancode": 0}))
+    assert loop.run() == 0
+
+
+def test_loop_rejects_other_action_spaces() -> None:
+    with pytest.raises(ValueError, match="canonical"):
+        ViewerLoop(gym.make("CartPole-v1"))
+
+
+def test_headless_replay_writes_one_frame_per_action(tmp_path: Path) -> None:
+    script = tmp_path / "script.jsonl"
+    lines = [{"forward": 1}, {"forward": 1, "camera": [0, 20]}, {}, {"attack": 1, "camera": [30, 0]}, {"use": 1},
+             {"jump": 1}, {"hotbar.2": 1}]
+    script.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "replay.mp4"
+    code = cli.main(["--headless", "--actions", str(script), "--record", str(out), "--seed", "1", "--size", "32"],
+                    prog="wm play")
+    assert code == 0 and out.exists()
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == len(lines) and frames[0].shape == (128, 128, 3)  # --record-scale 4
+
+
+def test_bad_script_line_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    script = tmp_path / "bad.jsonl"
+    script.write_text('{"forward": 1}\n{"camera": [1, 2, 3]}\n')
+    assert cli.main(["--headless", "--actions", str(script)], prog="wm play") == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err
+
+
+def test_no_display_suggests_headless(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    assert cli.main([], prog="wm play") == 2
+    assert "--headless" in capsys.readouterr().err
+
+
+def test_gif_and_odd_sized_mp4(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (15, 21, 3), dtype=np.uint8) for _ in range(4)]
+    with VideoWriter(tmp_path / "a.gif", fps=10) as gif:
+        for f in frames:
+            gif.write(f)
+    from PIL import Image
+
+    assert Image.open(tmp_path / "a.gif").n_frames == 4
+    with VideoWriter(tmp_path / "a.mp4") as mp4:
+        for f in frames:
+            mp4.write(f)
+    with av.open(str(tmp_path / "a.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (22, 16)
+        assert sum(1 for _ in container.decode(video=0)) == 4
+    with pytest.raises(ValueError, match="avi"):
+        VideoWriter(tmp_path / "a.avi")

@@ -1,0 +1,123 @@
+"""`wm data info DIR [--json]` (episodes, frames, hours, resolution, action statistics) and `wm data index DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.actions import BINARY_KEYS
+from worldmodel.data.index import episodes_dir, read_index, update_index
+from worldmodel.data.store import EpisodeReader
+
+
+def dataset_info(root: str | Path, actions: bool = True) -> dict[str, Any]:
+    """Summary of a store: counts, duration, resolutions, sources, fps, and canonical-action statistics."""
+    entries = read_index(root)
+    frames = sum(int(e["length"]) for e in entries)
+    seconds = sum(int(e["length"]) / float(e.get("fps") or 20.0) for e in entries)
+    info: dict[str, Any] = {
+        "path": str(root), "episodes": len(entries), "frames": frames, "hours": seconds / 3600.0,
+        "resolutions": dict(Counter(f"{e['width']}x{e['height']}" for e in entries)),
+        "sources": dict(Counter(str(e.get("source")) for e in entries)),
+        "env_ids": dict(Counter(str(e.get("env_id")) for e in entries if e.get("env_id"))),
+        "fps": dict(Counter(str(e.get("fps")) for e in entries)),
+        "episode_length": _stats([int(e["length"]) for e in entries]),
+        "action_known_episodes": sum(bool(e.get("action_known")) for e in entries),
+        "ground_truth_episodes": sum(bool(e.get("ground_truth")) for e in entries),
+    }
+    if actions:
+        info["actions"] = _action_stats(root, entries)
+    return info
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    array = np.asarray(values, dtype=np.float64)
+    return {"min": float(array.min()), "mean": float(array.mean()), "max": float(array.max())}
+
+
+def _action_stats(root: str | Path, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    presses = {key: 0 for key in BINARY_KEYS}
+    cameras, rewards, terminated, steps = [], 0.0, 0, 0
+    for entry in entries:
+        reader = EpisodeReader(episodes_dir(root) / entry["file"])
+        try:
+            rewards += float(reader.array("rewards").sum())
+            terminated += int(reader.array("terminated").sum())
+            acts = reader.actions()
+            if acts is None:
+                continue
+            steps += len(acts["camera"])
+            for key in BINARY_KEYS:
+                presses[key] += int(acts[key].sum())
+            cameras.append(acts["camera"])
+        finally:
+            reader.close()
+    stats: dict[str, Any] = {"labelled_steps": steps, "reward_total": rewards, "terminations": terminated}
+    if steps:
+        camera = np.concatenate(cameras)  # (steps, 2) [pitch, yaw]
+        stats["press_rate"] = {key: presses[key] / steps for key in BINARY_KEYS}
+        stats["camera_deg"] = {name: {"mean": float(camera[:, i].mean()), "std": float(camera[:, i].std()),
+                                      "abs_mean": float(np.abs(camera[:, i]).mean()),
+                                      "moving": float((camera[:, i] != 0).mean())}
+                               for i, name in enumerate(("pitch", "yaw"))}
+    return stats
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """Readable multi-line text of `dataset_info`."""
+    def counts(mapping: dict[str, int]) -> str:
+        return ", ".join(f"{k} ({v})" for k, v in mapping.items()) or "-"
+
+    length = info["episode_length"]
+    lines = [f"store        {info['path']}",
+             f"episodes     {info['episodes']}  ({info['action_known_episodes']} with actions, "
+             f"{info['ground_truth_episodes']} with ground truth)",
+             f"frames       {info['frames']}  ({info['hours']:.3f} h)",
+             f"length       min {length.get('min', 0):.0f} / mean {length.get('mean', 0):.1f} / "
+             f"max {length.get('max', 0):.0f} frames",
+             f"resolution   {counts(info['resolutions'])}", f"fps          {counts(info['fps'])}",
+             f"sources      {counts(info['sources'])}"]
+    if info["env_ids"]:
+        lines.append(f"envs         {counts(info['env_ids'])}")
+    acts = info.get("actions")
+    if acts:
+        lines.append(f"rewards      total {acts['reward_total']:.2f}, {acts['terminations']} termination(s)")
+        if acts.get("press_rate"):
+            rates = "  ".join(f"{k} {v:.2f}" for k, v in acts["press_rate"].items() if not k.startswith("hotbar"))
+            hotbar = sum(v for k, v in acts["press_rate"].items() if k.startswith("hotbar"))
+            lines.append(f"press rate   {rates}  hotbar.* {hotbar:.3f}")
+            for name, cam in acts["camera_deg"].items():
+                lines.append(f"camera {name:<5} mean {cam['mean']:+.2f}  std {cam['std']:.2f}  |mean| "
+                             f"{cam['abs_mean']:.2f} deg/step  moving {cam['moving']:.0%} of steps")
+    return "\n".join(lines)
+
+
+def main(argv: list[str], prog: str = "wm data") -> int:
+    """Entry point of `wm data`."""
+    parser = argparse.ArgumentParser(prog=prog, description="Inspect or re-index an episode store.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    info = sub.add_parser("info", help="episodes, frames, hours, resolution, action statistics")
+    info.add_argument("dir", type=Path, help="episode store folder")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.add_argument("--no-actions", action="store_true", help="skip action statistics (faster)")
+    index = sub.add_parser("index", help="rewrite DIR/index.json from the episode files present")
+    index.add_argument("dir", type=Path, help="episode store folder")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "index":
+            print(f"indexed {len(update_index(args.dir))} episode(s) in {args.dir / 'index.json'}")
+            return 0
+        result = dataset_info(args.dir, actions=not args.no_actions)
+    except ValueError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1) if args.json else format_info(result))
+    return 0

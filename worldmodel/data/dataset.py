@@ -1,0 +1,148 @@
+"""Datasets over an episode store: the episode list and a fixed-length clip sampler usable as a torch Dataset."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from envs.actions import ACTION_KEYS, BINARY_KEYS
+from worldmodel.data.index import episodes_dir, read_index
+from worldmodel.data.store import EpisodeReader, load_episode
+
+MAX_OPEN_FILES = 64
+
+
+class EpisodeDataset:
+    """The episodes of a store: `.episodes` (metadata dicts incl. 'length' and 'file'), `.load(i)`, `.clips(L)`."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.episodes: list[dict[str, Any]] = read_index(self.root)
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def path(self, index: int) -> Path:
+        """File of episode `index`."""
+        return episodes_dir(self.root) / self.episodes[index]["file"]
+
+    def load(self, index: int) -> dict[str, Any]:
+        """The whole episode `index` (see `load_episode`)."""
+        return load_episode(self.path(index))
+
+    @property
+    def num_frames(self) -> int:
+        """Total frames over all episodes."""
+        return sum(int(e["length"]) for e in self.episodes)
+
+    def clips(self, clip_len: int, seed: int = 0, stride: int = 1, ground_truth: bool = False) -> "ClipDataset":
+        """A torch Dataset of fixed-length clips (every `stride`-th start of every long-enough episode)."""
+        return ClipDataset(self, clip_len, seed=seed, stride=stride, ground_truth=ground_truth)
+
+
+def open_dataset(path: str | os.PathLike) -> EpisodeDataset:
+    """Open the episode store at `path` (a folder with index.json and episodes/)."""
+    return EpisodeDataset(path)
+
+
+class ClipDataset(Dataset):
+    """Clips of `clip_len` frames: item i is a seeded pseudo-random window, so a plain DataLoader already mixes.
+
+    Items are dicts of tensors: frames (L,H,W,3) uint8, actions {key: (L-1,...)} (zeros when unknown),
+    action_known bool, rewards (L-1,) float32, terminated (L-1,) bool; with ground_truth=True also depth (L,H,W)
+    float16->float32, block_ids (L,H,W) uint8 and pose (L,5) float32. Files are opened lazily in each worker.
+    """
+
+    def __init__(self, episodes: EpisodeDataset, clip_len: int, seed: int = 0, stride: int = 1,
+                 ground_truth: bool = False) -> None:
+        if clip_len < 2:
+            raise ValueError(f"clip_len must be >= 2 (a clip holds at least one transition), got {clip_len}")
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        self.clip_len, self.stride, self.ground_truth = clip_len, stride, ground_truth
+        self.files: list[Path] = []
+        counts: list[int] = []
+        size: tuple[int, int] | None = None
+        for i, entry in enumerate(episodes.episodes):
+            windows = (int(entry["length"]) - clip_len) // stride + 1
+            if windows <= 0:
+                continue
+            if ground_truth and not {"depth", "block_ids", "pose"} <= set(entry.get("ground_truth", [])):
+                raise ValueError(f"{entry['file']}: has no ground truth (depth, block_ids, pose)")
+            shape = (int(entry["height"]), int(entry["width"]))
+            if size is not None and shape != size:
+                raise ValueError(f"{entry['file']}: frame size {shape} differs from {size} of the other episodes")
+            size = shape
+            self.files.append(episodes.path(i))
+            counts.append(windows)
+        if not counts:
+            raise ValueError(f"{episodes.root}: no episode has {clip_len} frames")
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.size = int(self.offsets[-1])
+        # A seeded affine bijection i -> (a*i + b) mod n: a shuffled order in O(1) memory for any dataset size.
+        rng = np.random.default_rng(seed)
+        self._b = int(rng.integers(self.size))
+        self._a = int(rng.integers(1, max(2, self.size)))
+        while math.gcd(self._a, self.size) != 1:
+            self._a += 1
+        self._readers: OrderedDict[Path, EpisodeReader] = OrderedDict()
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def window(self, index: int) -> tuple[Path, int]:
+        """(episode file, start frame) of item `index`."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"clip index {index} out of range 0..{self.size - 1}")
+        flat = (self._a * index + self._b) % self.size
+        episode = int(np.searchsorted(self.offsets, flat, side="right")) - 1
+        return self.files[episode], int(flat - self.offsets[episode]) * self.stride
+
+    def _reader(self, path: Path) -> EpisodeReader:
+        if os.getpid() != self._pid:  # a forked worker must not share file offsets with its parent
+            self._readers, self._pid = OrderedDict(), os.getpid()
+        reader = self._readers.pop(path, None) or EpisodeReader(path)
+        self._readers[path] = reader
+        while len(self._readers) > MAX_OPEN_FILES:
+            self._readers.popitem(last=False)[1].close()
+        return reader
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_readers"] = OrderedDict()
+        return state
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        path, start = self.window(index)
+        reader = self._reader(path)
+        stop = start + self.clip_len
+        steps = slice(start, stop - 1)
+        known = bool(reader.meta.get("action_known"))
+        actions: dict[str, torch.Tensor] = {}
+        for key in ACTION_KEYS:
+            if known:
+                actions[key] = torch.from_numpy(reader.array(f"actions.{key}", cache=True)[steps].copy())
+            elif key in BINARY_KEYS:
+                actions[key] = torch.zeros(self.clip_len - 1, dtype=torch.uint8)
+            else:
+                actions[key] = torch.zeros(self.clip_len - 1, 2, dtype=torch.float32)
+        item: dict[str, Any] = {
+            "frames": torch.from_numpy(np.ascontiguousarray(reader.read("frames", start, stop))),
+            "actions": actions,
+            "action_known": torch.tensor(known),
+            "rewards": torch.from_numpy(reader.array("rewards", cache=True)[steps].copy()),
+            "terminated": torch.from_numpy(reader.array("terminated", cache=True)[steps].copy()),
+        }
+        if self.ground_truth:
+            item["depth"] = torch.from_numpy(reader.read("depth", start, stop).astype(np.float32))
+            item["block_ids"] = torch.from_numpy(np.ascontiguousarray(reader.read("block_ids", start, stop)))
+            item["pose"] = torch.from_numpy(reader.array("pose", cache=True)[start:stop].copy())
+        return item
