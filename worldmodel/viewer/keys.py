@@ -4,7 +4,8 @@ State is tracked from KEYDOWN/KEYUP and MOUSEBUTTONDOWN/UP events, so tests can 
 `pygame.event.post`. A key pressed and released between two ticks still counts as pressed for one tick.
 
 Controls: W A S D move, Space jump, Shift sneak, Ctrl sprint, mouse or arrow keys look, left click (or F)
-attack, right click (or E) use, 1-9 select a hotbar slot, P pause, R reset, Esc quit.
+attack, right click (or E) use, 1-9 select a hotbar slot, P pause, Backspace (or ,) step back, . step forward,
+B bookmark, N branch from the bookmark, R reset, Esc quit.
 """
 
 from __future__ import annotations
@@ -37,8 +38,18 @@ ARROWS: dict[int, tuple[float, float]] = {  # key -> (pitch sign, yaw sign); pit
     pygame.K_RIGHT: (0.0, 1.0),
 }
 HOTBAR_KEYS: dict[int, str] = {getattr(pygame, f"K_{i}"): f"hotbar.{i}" for i in range(1, 10)}
-COMMAND_KEYS: dict[int, str] = {pygame.K_ESCAPE: "quit", pygame.K_p: "pause", pygame.K_r: "reset"}
-HELP = "WASD move, Space jump, Shift sneak, Ctrl sprint, mouse/arrows look, LMB/F attack, RMB/E use, 1-9 slot, P pause, R reset, Esc quit"
+COMMAND_KEYS: dict[int, str] = {
+    pygame.K_ESCAPE: "quit",
+    pygame.K_p: "pause",
+    pygame.K_r: "reset",  # a new episode (the dream: a new prompt)
+    pygame.K_BACKSPACE: "back",  # step back one tick (rewind; pauses)
+    pygame.K_COMMA: "back",
+    pygame.K_PERIOD: "forward",  # paused: one tick forward (through the rewound frames, then live)
+    pygame.K_b: "bookmark",  # remember this moment
+    pygame.K_n: "branch",  # return to the bookmark and play on from there
+}
+HELP = ("WASD move, Space jump, Shift sneak, Ctrl sprint, mouse/arrows look, LMB/F attack, RMB/E use, 1-9 slot, "
+        "P pause, Backspace back, . forward, B bookmark, N branch, R reset, Esc quit")
 
 
 class KeyboardControls:
@@ -114,7 +125,7 @@ class KeyboardControls:
         return action
 
     def pop_commands(self) -> list[str]:
-        """Commands ("quit", "pause", "reset") received since the last call, in order."""
+        """Commands ("quit", "pause", "reset", "back", "forward", "bookmark", "branch") since the last call, in order."""
         commands, self.commands = self.commands, []
         return commands
 

@@ -5,6 +5,10 @@ observation is an RGB image (H, W, 3) uint8 (else `env.render()` in rgb_array mo
 read frames); `ViewerLoop.run()` adds the window, mouse grab and frame pacing. The on-screen latency is the
 time from handing a tick's input events to the env until its frame is on screen (in `tick` alone: until the
 frame is composed); events wait up to one frame period in the queue before that.
+
+Envs with save_state() / restore_state() (BlockWorld, the dream, the --compare view) also get rewind: step
+back and forward through recent frames, branch from any of them by playing on, and a bookmark to return to
+(see history.py). Envs with a `status_lines()` method add their own overlay text (e.g. the live PSNR).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import numpy as np
 import pygame
 
 from envs.actions import ACTION_KEYS, Action, validate_action
+from worldmodel.viewer.history import Entry, Timeline, supports_states
 from worldmodel.viewer.keys import HELP, KeyboardControls
 from worldmodel.viewer.record import VideoWriter, upscale
 
 TEXT = (255, 255, 255)
+MESSAGE_TICKS = 40  # a rewind message stays on screen for 2 s of play
 SHADOW = (0, 0, 0)
 
 
@@ -45,7 +51,10 @@ class ViewerLoop:
         recorder: VideoWriter | None = None,
         record_scale: int = 1,
         overlay: bool = True,
+        rewind: int = 400,
+        keyframe_every: int = 20,
     ) -> None:
+        """rewind: ticks kept for stepping back (0 = off); keyframe_every: ticks between saved env states."""
         check_canonical(env)
         if scale < 1 or record_scale < 1:
             raise ValueError(f"viewer: 'scale' and 'record_scale' must be >= 1, got {scale}, {record_scale}")
@@ -59,13 +68,31 @@ class ViewerLoop:
         self.latency_ms = 0.0
         self._last_tick: float | None = None
         self._font: Any = None
+        self._small: Any = None  # frame-sized surface, scaled up onto self.surface
+        self.timeline = Timeline(rewind, keyframe_every) if rewind > 0 and supports_states(env) else None
+        self.bookmark: Entry | None = None
+        self.message = ""  # feedback of the last rewind command, shown in the overlay for MESSAGE_TICKS steps
+        self._message_ticks = 0
+        self._single_step = False
         obs, _ = env.reset(seed=seed)
         self.image = self._image(obs)
+        self._start_timeline()
         self.surface = pygame.Surface((self.image.shape[1] * self.scale, self.image.shape[0] * self.scale))
 
     def tick(self, events: Iterable[pygame.event.Event]) -> np.ndarray:
         """Handle one tick's events, step the env unless paused, and return the display frame (H*s, W*s, 3)."""
+        self.advance(events)
+        return pygame.surfarray.array3d(self.surface).transpose(1, 0, 2)
+
+    def advance(self, events: Iterable[pygame.event.Event]) -> None:
+        """tick() without reading the frame back from the surface (3 ms at 512x512: the window loop skips it)."""
         start = time.perf_counter()
+        self.update(events)
+        self.draw()
+        self._timing(start)
+
+    def update(self, events: Iterable[pygame.event.Event]) -> None:
+        """Handle one tick's events and step the env unless paused (no drawing)."""
         self.controls.handle_all(events)
         for command in self.controls.pop_commands():
             if command == "quit":
@@ -74,21 +101,31 @@ class ViewerLoop:
                 self.paused = not self.paused
             elif command == "reset":
                 self.reset()
+            else:
+                self.rewind_command(command)
         action = self.controls.action()
-        if self.running and not self.paused:
+        if self.running and (not self.paused or self._single_step):
             self.step(action)
-        frame = self.compose()
-        self._timing(start)
-        return frame
+        self._single_step = False
 
     def step(self, action: Action) -> np.ndarray:
-        """Step the env with one canonical action (recording the new frame); auto-reset at episode end."""
-        obs, reward, terminated, truncated, _ = self.env.step(validate_action(action))
+        """Step the env with one canonical action (recording the new frame); auto-reset at episode end.
+        When rewound, the env first branches from the frame on screen (the frames after it are dropped)."""
+        action = validate_action(action)
+        if self.timeline is not None and self.timeline.rewound:
+            self._show(self.timeline.branch(self.env))
+            self._say("branched")
+        obs, reward, terminated, truncated, _ = self.env.step(action)
         self.steps += 1
         self.episode_return += float(reward)
         self.image = self._image(obs)
         if self.recorder is not None:
             self.recorder.write(upscale(self.image, self.record_scale))
+        if self.timeline is not None:
+            self.timeline.push(self.image, action, self.episode_return, self.env.save_state)
+        self._message_ticks -= 1
+        if self._message_ticks <= 0:
+            self.message = ""
         if terminated or truncated:
             self.reset()
         return self.image
@@ -99,18 +136,72 @@ class ViewerLoop:
         self.image = self._image(obs)
         self.episodes += 1
         self.episode_return = 0.0
+        self._start_timeline()
+
+    def rewind_command(self, command: str) -> None:
+        """"back" / "forward" (pause and move through recent frames; forward at the newest frame steps once),
+        "bookmark" (remember this moment), "branch" (return to the bookmark and play on from there)."""
+        if self.timeline is None:
+            self._say("no rewind: this env has no save_state()")
+            return
+        if command in ("back", "forward"):
+            self.paused = True
+            entry = self.timeline.back() if command == "back" else self.timeline.forward()
+            if entry is not None:
+                self._show(entry)
+            elif command == "forward":
+                self._single_step = True  # already at the newest frame: step once with this tick's action
+            self._say("")
+        elif command == "bookmark":
+            if self.timeline.rewound:  # the env is at the newest frame: bring it to the one on screen first
+                self._show(self.timeline.branch(self.env))
+            self.bookmark = Entry(self.image.copy(), None, self.episode_return, self.env.save_state())
+            self._say("bookmarked (N returns here)")
+        elif command == "branch":
+            if self.bookmark is None:
+                self._say("no bookmark yet (B sets one)")
+                return
+            self.env.restore_state(self.bookmark.state)
+            self._show(self.bookmark)
+            self.timeline.start(self.image, self.bookmark.state, self.episode_return)
+            self._say("back at the bookmark")
+
+    def _say(self, text: str) -> None:
+        self.message, self._message_ticks = text, MESSAGE_TICKS
+
+    def _show(self, entry: Entry) -> None:
+        self.image, self.episode_return = entry.image, entry.episode_return
+
+    def _start_timeline(self) -> None:
+        if self.timeline is not None:
+            self.timeline.start(self.image, self.env.save_state(), self.episode_return)
 
     def compose(self) -> np.ndarray:
         """Draw the upscaled image and the text overlay onto self.surface; return it as (H*s, W*s, 3) uint8."""
-        big = upscale(self.image, self.scale)  # (H*s, W*s, 3)
-        pygame.surfarray.blit_array(self.surface, big.transpose(1, 0, 2))  # surfarray is (W, H, 3)
+        self.draw()
+        return pygame.surfarray.array3d(self.surface).transpose(1, 0, 2)
+
+    def draw(self) -> None:
+        """Draw the upscaled image and the text overlay onto self.surface."""
+        h, w = self.image.shape[:2]
+        if self._small is None or self._small.get_size() != (w, h):
+            self._small = pygame.Surface((w, h))
+        pygame.surfarray.blit_array(self._small, self.image.transpose(1, 0, 2))  # surfarray is (W, H, 3)
+        # pixel replication in C: 5x faster than numpy repeat + blit_array of the big frame
+        pygame.transform.scale(self._small, self.surface.get_size(), self.surface)
         if self.overlay:
             lines = [f"{self.measured_fps:4.1f} fps  latency {self.latency_ms:5.1f} ms"]
             lines.append(f"step {self.steps}  return {self.episode_return:g}")
+            status = getattr(self.env, "status_lines", None)
+            if callable(status):
+                lines.extend(status())
+            if self.timeline is not None and self.timeline.rewound:
+                lines.append(f"REWOUND {self.timeline.rewound} ticks (playing on branches from here)")
             if self.paused:
                 lines.append("PAUSED (P resumes)")
+            if self.message:
+                lines.append(self.message)
             self._text(lines)
-        return pygame.surfarray.array3d(self.surface).transpose(1, 0, 2)
 
     def run(self, caption: str = "wm play") -> int:
         """Open a window and play until Esc / window close; returns the number of steps taken."""
@@ -122,7 +213,7 @@ class ViewerLoop:
         try:
             while self.running:
                 start = time.perf_counter()
-                self.tick(pygame.event.get())
+                self.advance(pygame.event.get())
                 if self.paused == grabbed:
                     grabbed = self._grab(not self.paused)  # pausing frees the mouse
                 screen.blit(self.surface, (0, 0))

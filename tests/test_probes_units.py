@@ -1,0 +1,153 @@
+"""Probe building blocks: surface visibility, HUD reader, scripts, scoring maths, adapters, pose search, aux IO."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from envs.actions import noop_action
+from envs.blockworld import blocks as B
+from envs.blockworld.env import BlockWorldEnv
+from worldmodel.probes import auxstore
+from worldmodel.probes.adapters import CopyLast, FrozenFirst, Oracle, ShuffledActions, shuffle_script
+from worldmodel.probes.idm import InverseDynamics, action_classes, infer_actions
+from worldmodel.probes.posesearch import PoseSearch, yaw_difference
+from worldmodel.probes.scenario import EnvPool, Scenario, run_truth, simulate
+from worldmodel.probes.scoring import Metric, bootstrap_ci, half_life, json_safe, normalised
+from worldmodel.probes.scripting import pan_prompt, spawn_feet, turn
+from worldmodel.probes.segmenter import Segmenter, segment
+from worldmodel.probes.visibility import SeenSet, cell_region, cells_mask, hud_mask, read_selected_slot, surface_keys
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small ops on a shared 2-core machine run steadiest on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def env() -> BlockWorldEnv:
+    env = BlockWorldEnv(max_episode_steps=0)
+    env.reset(seed=3)
+    return env
+
+
+def test_surface_keys_name_the_rendered_cells(env: BlockWorldEnv) -> None:
+    x, y, z = env.voxels.shape
+    for yaw, pitch in ((0.0, 0.0), (120.0, 30.0), (-70.0, -20.0)):
+        env.set_pose(env.player.position, yaw, pitch)
+        gt = env.ground_truth()
+        keys = surface_keys(gt["depth"], gt["pose"], env.voxels.shape)
+        hit = keys >= 0
+        assert np.array_equal(hit, gt["block_ids"] > 0)
+        cell = keys[hit] // 6
+        vox = env.voxels[cell // (y * z), (cell // z) % y, cell % z]
+        assert (vox == gt["block_ids"][hit]).mean() > 0.995
+
+
+def test_seen_set_masks_only_surfaces_from_the_prompt(env: BlockWorldEnv) -> None:
+    env.set_pose(env.player.position, 0.0, 0.0)
+    gt0 = env.ground_truth()
+    k0 = surface_keys(gt0["depth"], gt0["pose"], env.voxels.shape)
+    seen = SeenSet()
+    seen.add(k0)
+    assert seen.mask(k0).sum() == (k0 >= 0).sum()
+    env.set_pose(env.player.position, 180.0, 0.0)
+    gt1 = env.ground_truth()
+    k1 = surface_keys(gt1["depth"], gt1["pose"], env.voxels.shape)
+    assert seen.mask(k1).mean() < 0.2  # looking the other way: mostly never-seen surfaces
+
+
+def test_cell_region_covers_a_removed_block(env: BlockWorldEnv) -> None:
+    pos = env.player.position.copy()
+    env.set_pose(pos, 0.0, 45.0)
+    target = np.array([int(pos[0]), int(pos[1]) - 1, int(pos[2]) + 2])  # ground two cells ahead
+    gt = env.ground_truth()
+    keys = surface_keys(gt["depth"], gt["pose"], env.voxels.shape)
+    shown = cells_mask(keys, [tuple(target)], env.voxels.shape)
+    region = cell_region([tuple(target)], gt["pose"], gt["depth"], env.voxels.shape)
+    assert shown.sum() > 0 and (region | ~shown).all()  # the region contains the pixels showing the cell
+
+
+def test_hud_reader_finds_the_selected_slot(env: BlockWorldEnv) -> None:
+    for slot in (0, 4, 8):
+        env.inventory.selected = slot
+        assert read_selected_slot(env.observe()) == slot
+    assert hud_mask(64, 64).sum() > 0 and not hud_mask(64, 64).flags.writeable
+
+
+def test_turns_sum_to_the_angle_on_bin_centres() -> None:
+    steps = turn(45.0, 10.0)
+    yaws = [float(a["camera"][1]) for a in steps]
+    assert math.isclose(sum(yaws), 45.0) and yaws[:4] == [10.0] * 4
+    assert len(pan_prompt(12)) == 11
+
+
+def test_normalised_bootstrap_and_half_life() -> None:
+    assert normalised(0.5, 1.0, 0.0) == 0.5 and normalised(2.0, 1.0, 3.0) == 0.5  # lower-is-better works too
+    assert math.isnan(normalised(1.0, 1.0, 1.0))
+    m = Metric({"model": np.array([0.5, 0.6, 0.7]), "ceiling": np.ones(3), "copy_last": np.zeros(3)})
+    lo, hi = bootstrap_ci(m, "copy_last", seed=0, resamples=200)
+    assert lo <= 0.6 <= hi and bootstrap_ci(m, "copy_last", 0, 200) == (lo, hi)  # seeded
+    hl = half_life(np.array([3, 6, 12, 24]), np.array([0.9, 0.8, 0.3, 0.1]))
+    assert 6 < hl["g50"] < 12 and not hl["censored"]
+    assert half_life(np.array([3, 6]), np.array([0.9, 0.9]))["censored"]
+    assert json_safe({"a": np.float32(np.nan), "b": np.arange(2)}) == {"a": None, "b": [0, 1]}
+
+
+@pytest.fixture(scope="module")
+def run():
+    pool = EnvPool()
+    feet = spawn_feet(pool.get(64, 64), 5)
+    sc = Scenario("t", "t", 5, (*feet, 0.0, 0.0), pan_prompt(6), turn(30.0) + [noop_action()] * 2)
+    return run_truth(sc, pool.get(64, 64)), pool
+
+
+def test_reference_rows(run) -> None:
+    truth, pool = run
+    t = len(truth.scenario.script)
+    assert np.array_equal(Oracle(pool).predict([truth], [truth.scenario.script])[0], truth.script_frames)
+    replay = simulate(truth, pool.get(64, 64), truth.scenario.script)["frames"]
+    assert np.array_equal(replay, truth.script_frames)  # restore_state makes the replay exact
+    assert (CopyLast().predict([truth], [truth.scenario.script])[0] == truth.prompt_frames[-1]).all()
+    assert FrozenFirst().predict([truth], [truth.scenario.script])[0].shape == (t, 64, 64, 3)
+    shuffled = shuffle_script(truth.scenario.script, 1)
+    assert sorted(float(a["camera"][1]) for a in shuffled) == sorted(float(a["camera"][1]) for a in truth.scenario.script)
+    out = ShuffledActions(Oracle(pool), seed=1).predict([truth], [truth.scenario.script])[0]
+    assert out.shape == truth.script_frames.shape
+
+
+def test_pose_search_recovers_a_turn(run) -> None:
+    truth, _ = run
+    search = PoseSearch(64, 64)
+    i = len(truth.frames) - 1
+    prior = truth.poses[i].copy()
+    prior[3] += 12.0
+    est = search.angles(truth.frames[i], truth.voxels_at(i), prior)
+    assert abs(yaw_difference(est[3], truth.poses[i][3])) <= 1.5
+
+
+def test_aux_models_round_trip(tmp_path) -> None:
+    seg, idm = Segmenter().eval(), InverseDynamics().eval()
+    for kind, model in (("segmenter", seg), ("idm", idm)):
+        path = auxstore.save_aux(kind, model, {"accuracy_gt": 0.5}, tmp_path)
+        loaded, info = auxstore.read_aux(kind, path)
+        assert info["metrics"] == {"accuracy_gt": 0.5}
+        assert auxstore.find_aux(kind, tmp_path) == path
+    frames = np.zeros((3, 64, 64, 3), np.uint8)
+    assert segment(loaded if kind == "segmenter" else seg, frames).shape == (3, 64, 64)
+    probs, cams = infer_actions(idm, frames)
+    assert probs.shape[0] == 2 and cams.shape == (2, 2)
+    assert action_classes(probs, cams).dtype == bool
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "idm.safetensors").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="idm.safetensors"):
+        auxstore.read_aux("idm", tmp_path / "bad" / "idm.safetensors")
+
+

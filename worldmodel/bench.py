@@ -1,0 +1,221 @@
+"""`wm bench`: speed (frames/s of whole steps) and quality (PSNR against held-out episodes) of a world model.
+
+    wm bench speed   [--model PATH|bundled|random] [--batch 1 64] [--device cpu|cuda] [--threads 2] [--json F]
+    wm bench quality --model PATH --data DIR [--context 4] [--horizons 16 64] [--max-windows 32] [--json F]
+
+Speed times the whole `WorldModel.step` (dynamics + tokenizer decode + copy to numpy) with a full context
+window, so the KV cache is at its steady-state size. `--model random` times an untrained model of the default
+configuration (no checkpoint needed). Quality reports, each beside the copy-last-frame baseline:
+tokenizer reconstruction PSNR, teacher-forced next-frame PSNR, and mean PSNR over 16- and 64-step open-loop
+rollouts driven by the recorded actions (greedy decoding unless --temperature is given). Each number is the
+mean over windows of the PSNR of the window's mean squared error (so unchanged frames, whose PSNR is infinite,
+cannot dominate). Windows: non-overlapping stretches of context + max(horizons) frames of the store's episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from envs.actions import noop_action, stack_actions
+from worldmodel.metrics import psnr_from_mse
+from worldmodel.model import WorldModel
+
+
+def build_model(spec: str, device: str) -> WorldModel:
+    """'bundled', a directory, or 'random' (untrained default configuration, for speed only)."""
+    if spec == "random":
+        from worldmodel.dynamics import DynamicsConfig, DynamicsModel
+        from worldmodel.tokenizer import Tokenizer, TokenizerConfig
+
+        torch.manual_seed(0)
+        tokenizer = Tokenizer(TokenizerConfig())
+        return WorldModel(tokenizer, DynamicsModel(DynamicsConfig(), tokenizer.vocab_size, tokenizer.grid),
+                          {"note": "untrained"}, device)
+    return WorldModel.load(None if spec == "bundled" else spec, device=device)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_speed(wm: WorldModel, batch: int, steps: int, warmup: int = 3) -> dict[str, float]:
+    """Frames/s of whole steps for `batch` worlds after a full-window random context."""
+    h, w, _ = wm.frame_shape
+    context = wm.dynamics.cfg.context_frames
+    rng = np.random.default_rng(0)
+    wm.seed(0)
+    wm.reset(rng.integers(0, 256, (batch, context, h, w, 3), dtype=np.uint8))
+    action = stack_actions([noop_action()] * batch)
+    action["forward"][:] = 1
+    for _ in range(warmup):
+        wm.step(action)
+    _sync(wm.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        wm.step(action)
+    _sync(wm.device)
+    seconds = time.perf_counter() - start
+    tokens = torch.zeros(batch, *wm.dynamics.grid, dtype=torch.long, device=wm.device)
+    with torch.inference_mode():
+        start = time.perf_counter()
+        for _ in range(steps):
+            wm.tokenizer.decode(tokens).cpu()
+        _sync(wm.device)
+        decode = time.perf_counter() - start
+    return {"batch": batch, "steps": steps, "ms_per_step": 1000 * seconds / steps,
+            "frames_per_s": batch * steps / seconds, "decode_ms_per_step": 1000 * decode / steps}
+
+
+def _windows(data: str, length: int, max_windows: int) -> list[dict[str, Any]]:
+    """Non-overlapping windows of `length` frames from the episodes of a store (at most max_windows)."""
+    from worldmodel.data import open_dataset
+
+    dataset = open_dataset(data)
+    out: list[dict[str, Any]] = []
+    for index, entry in enumerate(dataset.episodes):
+        if int(entry["length"]) < length:
+            continue
+        episode = dataset.load(index)
+        for start in range(0, int(entry["length"]) - length + 1, length):
+            acts = episode["actions"]
+            out.append({"frames": episode["frames"][start:start + length],
+                        "actions": None if acts is None else {k: v[start:start + length - 1] for k, v in acts.items()}})
+            if len(out) >= max_windows:
+                return out
+    return out
+
+
+def _mse(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-frame mean squared error of uint8 frames (..., H, W, 3) -> (...)."""
+    return ((pred.astype(np.float32) - target.astype(np.float32)) ** 2).mean(axis=(-3, -2, -1))
+
+
+def _psnr(mse: np.ndarray) -> np.ndarray:
+    """PSNR in dB of uint8 images from their MSE (capped at 100 dB for identical images)."""
+    return psnr_from_mse(torch.as_tensor(mse), 255.0).numpy()
+
+
+def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, horizon: int,
+                  batch: int) -> dict[str, np.ndarray]:
+    """Per-window MSE arrays: tokenizer (B,), teacher-forced next frame (B,), open loop per step (B, H), and the
+    copy-last-frame baselines. PSNR is taken of MSEs averaged over frames, so that unchanged frames (infinite
+    PSNR, capped at 100 dB) cannot dominate a mean of per-frame PSNRs."""
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("tokenizer", "teacher", "teacher_copy", "open", "open_copy")}
+    for known in (True, False):
+        group = [w for w in windows if (w["actions"] is not None) == known]
+        for first in range(0, len(group), batch):
+            chunk = group[first:first + batch]
+            frames = np.stack([w["frames"] for w in chunk])  # (B, C+H, H, W, 3)
+            acts = {k: np.stack([w["actions"][k] for w in chunk]) for k in chunk[0]["actions"]} if known else None
+            step_action = (lambda t: {k: v[:, t] for k, v in acts.items()}) if known else (lambda t: None)
+            with torch.inference_mode():
+                grids = wm.tokenizer.encode(torch.as_tensor(frames.reshape(-1, *frames.shape[2:])).to(wm.device))
+                recon = wm.tokenizer.decode(grids).cpu().numpy().reshape(frames.shape)
+            out["tokenizer"].append(_mse(recon, frames).mean(1))
+            ctx_actions = None if acts is None else {k: v[:, : context - 1] for k, v in acts.items()}
+            wm.seed(0)
+            wm.reset(frames[:, :context], ctx_actions)
+            teacher = []
+            for t in range(context - 1, context - 1 + horizon):
+                teacher.append(_mse(wm.step(step_action(t))[0], frames[:, t + 1]))
+                wm.observe(frames[:, t + 1])
+            out["teacher"].append(np.stack(teacher, 1).mean(1))
+            out["teacher_copy"].append(_mse(frames[:, context - 1:-1], frames[:, context:]).mean(1))
+            wm.reset(frames[:, :context], ctx_actions)
+            rollout = [wm.step(step_action(t))[0] for t in range(context - 1, context - 1 + horizon)]
+            out["open"].append(_mse(np.stack(rollout, 1), frames[:, context:]))  # (B, H)
+            last = np.repeat(frames[:, context - 1:context], horizon, axis=1)
+            out["open_copy"].append(_mse(last, frames[:, context:]))
+    return {k: np.concatenate(v) for k, v in out.items() if v}
+
+
+def quality_table(results: dict[str, np.ndarray], horizons: list[int]) -> tuple[list[tuple], dict[str, Any]]:
+    """Rows (key, label, model, copy-last baseline, windows) and a JSON-able summary keyed by `key`.
+
+    Each value is the mean over windows of the PSNR of the window's mean MSE."""
+    mean = lambda mse: float(np.mean(_psnr(mse))) if mse.size else math.nan  # noqa: E731
+    n = len(results["tokenizer"])
+    rows = [("tokenizer_psnr", "tokenizer reconstruction PSNR", mean(results["tokenizer"]), math.nan, n),
+            ("next_frame_psnr", "next-frame PSNR (teacher-forced)", mean(results["teacher"]),
+             mean(results["teacher_copy"]), n)]
+    for h in horizons:
+        rows.append((f"open_loop_{h}_psnr", f"open-loop {h}-step PSNR (mean)", mean(results["open"][:, :h].mean(1)),
+                     mean(results["open_copy"][:, :h].mean(1)), n))
+    summary: dict[str, Any] = {key: {"model": m, "copy_last": None if math.isnan(c) else c, "windows": count}
+                               for key, _, m, c, count in rows}
+    summary["open_loop_psnr_per_step"] = _psnr(results["open"].mean(0)).round(3).tolist()
+    summary["copy_last_psnr_per_step"] = _psnr(results["open_copy"].mean(0)).round(3).tolist()
+    return rows, summary
+
+
+def _print_table(rows: list[tuple]) -> None:
+    print(f"{'metric':<36} {'model':>8} {'copy-last':>10} {'windows':>8}")
+    for _, label, model, copy, n in rows:
+        copy_text = "-" if math.isnan(copy) else f"{copy:.2f}"
+        print(f"{label:<36} {model:>8.2f} {copy_text:>10} {n:>8}")
+
+
+def main(argv: list[str], prog: str = "wm bench") -> int:
+    """Entry point of `wm bench`."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    speed = sub.add_parser("speed", help="frames/s of whole steps at given batch sizes")
+    speed.add_argument("--model", default="bundled", help="model directory, 'bundled', or 'random' (untrained)")
+    speed.add_argument("--batch", type=int, nargs="+", default=[1, 64])
+    speed.add_argument("--steps", type=int, default=0, help="timed steps per batch size (0 = auto)")
+    quality = sub.add_parser("quality", help="PSNR against held-out episodes, beside the copy-last-frame baseline")
+    quality.add_argument("--model", required=True, help="model directory or 'bundled'")
+    quality.add_argument("--data", required=True, help="episode store of held-out episodes")
+    quality.add_argument("--context", type=int, default=4, help="real frames given before predicting")
+    quality.add_argument("--horizons", type=int, nargs="+", default=[16, 64])
+    quality.add_argument("--max-windows", type=int, default=32)
+    quality.add_argument("--batch", type=int, default=16, help="windows rolled out together")
+    quality.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
+    for p in (speed, quality):
+        p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+        p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        wm = build_model(args.model, args.device)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"{prog}: {error}" + ("\n(use --model random to time an untrained default model)"
+                                     if args.what == "speed" else ""), file=sys.stderr)
+        return 2
+    cfg = wm.dynamics.cfg
+    print(f"model {args.model}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
+          f"{cfg.context_frames} frames, {wm.dynamics.tokens} tokens/frame, {cfg.decode_steps} decode steps; "
+          f"device {wm.device}, {torch.get_num_threads()} threads")
+    if args.what == "speed":
+        results = []
+        for batch in args.batch:
+            r = bench_speed(wm, batch, args.steps or max(5, 200 // batch))
+            results.append(r)
+            print(f"batch {batch:>4}: {r['frames_per_s']:8.1f} frames/s  ({r['ms_per_step']:.1f} ms/step, of which "
+                  f"tokenizer decode {r['decode_ms_per_step']:.1f} ms)")
+        summary: Any = {"speed": results}
+    else:
+        wm.temperature = args.temperature
+        horizon = max(args.horizons)
+        windows = _windows(args.data, args.context + horizon, args.max_windows)
+        if not windows:
+            print(f"{prog}: no episode in {args.data} has {args.context + horizon} frames (context + horizon)",
+                  file=sys.stderr)
+            return 2
+        rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch), args.horizons)
+        _print_table(rows)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"model": args.model, "device": str(wm.device), **summary}, handle, indent=2)
+    return 0

@@ -1,0 +1,151 @@
+"""Training objective of the dynamics: frozen tokenizer + DynamicsModel, `compute_loss(batch)` for the Trainer.
+
+Per transition t (frame t -> t+1) the conditioning is chosen at random:
+  labelled clip:     real action (1 - p_unknown - p_latent_known), unknown (p_unknown), latent (p_latent_known)
+  action-free clip:  latent action (1 - p_unknown), unknown (p_unknown)
+The latent path is computed for every transition (selected with torch.where), so every parameter takes part in
+every step (DDP needs no find_unused_parameters) and action-free clips train the latent action model through
+the straight-through FSQ gradient of the prediction loss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from worldmodel.dynamics.actions import LATENT, REAL, UNKNOWN, action_tensors
+from worldmodel.dynamics.bundle import save_world_model
+from worldmodel.dynamics.config import DynamicsConfig
+from worldmodel.dynamics.model import DynamicsModel
+from worldmodel.dynamics.rollout import Rollout
+from worldmodel.dynamics.sampling import random_mask
+
+
+class DynamicsObjective(nn.Module):
+    """Trains a DynamicsModel on clips through a frozen tokenizer; exports WorldModel directories."""
+
+    def __init__(self, cfg: DynamicsConfig | Mapping[str, Any], tokenizer: nn.Module) -> None:
+        super().__init__()
+        self.cfg = cfg if isinstance(cfg, DynamicsConfig) else DynamicsConfig.from_dict(dict(cfg))
+        self.tokenizer = tokenizer.eval()
+        self.tokenizer.requires_grad_(False)
+        self.model = DynamicsModel(self.cfg, tokenizer.vocab_size, tokenizer.grid)
+
+    def train(self, mode: bool = True) -> "DynamicsObjective":
+        """Switch the dynamics to train/eval; the tokenizer always stays in eval mode (frozen)."""
+        super().train(mode)
+        self.tokenizer.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the dynamics parameters (batches are moved there)."""
+        return self.model.pos.device
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, L, H, W, 3) -> token grids (B, L, N), a normal (non-inference) tensor."""
+        b = frames.shape[0]
+        with torch.no_grad():
+            grids = self.tokenizer.encode(rearrange(frames, "b l h w c -> (b l) h w c"))  # (B*L, h, w)
+        # clone outside inference mode: embeddings save their indices for backward
+        return rearrange(grids.clone(), "(b l) h w -> b l (h w)", b=b).to(self.device)
+
+    def _batch(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
+        """Check a batch and move it to the model: tokens, buttons, camera, known, rewards, terminated."""
+        for key in ("frames", "actions", "action_known", "rewards", "terminated"):
+            if key not in batch:
+                raise ValueError(f"dynamics batch is missing key '{key}'")
+        frames = batch["frames"]
+        if frames.ndim != 5 or frames.shape[1] < 2 or frames.dtype != torch.uint8:
+            raise ValueError(f"batch 'frames' must be uint8 (B, L>=2, H, W, 3), "
+                             f"got {frames.dtype} {tuple(frames.shape)}")
+        b, length = frames.shape[:2]
+        tokens = self.encode(frames)
+        buttons, camera = action_tensors(batch["actions"], self.device)
+        if buttons.shape[:2] != (b, length - 1):
+            raise ValueError(f"batch 'actions' must be (B, L-1, ...) = {(b, length - 1)}, "
+                             f"got {tuple(buttons.shape[:2])}")
+        known = torch.as_tensor(batch["action_known"], device=self.device).bool().reshape(b)
+        rewards = torch.as_tensor(batch["rewards"], device=self.device).float().reshape(b, length - 1)
+        terminated = torch.as_tensor(batch["terminated"], device=self.device).float().reshape(b, length - 1)
+        return tokens, buttons, camera, known, rewards, terminated
+
+    def _kinds(self, known: torch.Tensor, steps: int) -> torch.Tensor:
+        """Random conditioning kind per transition (B, T) from the clip's action_known (B,)."""
+        cfg = self.cfg
+        u = torch.rand(known.shape[0], steps, device=known.device)
+        labelled = torch.where(u < cfg.p_unknown, UNKNOWN,
+                               torch.where(u < cfg.p_unknown + cfg.p_latent_known, LATENT, REAL))
+        unlabelled = torch.where(u < cfg.p_unknown, UNKNOWN, LATENT)
+        return torch.where(known[:, None], labelled, unlabelled)
+
+    def compute_loss(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Masked next-frame token cross-entropy + weighted reward MSE and termination BCE, and metrics."""
+        cfg, model = self.cfg, self.model
+        tokens, buttons, camera, known, rewards, terminated = self._batch(batch)
+        prev, target = tokens[:, :-1], tokens[:, 1:]  # (B, T, N) each, T = L - 1
+        kind = self._kinds(known, prev.shape[1])
+        latent, codes = model.lam(prev, target)  # (B, T, d_latent), (B, T)
+        cond = model.actions(buttons, camera, kind, latent)  # (B, T, D)
+        hidden = model.hidden(prev, cond)  # (B, T, N, D)
+        mask = random_mask(tuple(target.shape), target.device)  # (B, T, N)
+        logits = model.logits(hidden, torch.where(mask, model.mask_id, target))  # (B, T, N, V)
+        ce = F.cross_entropy(logits[mask].float(), target[mask])
+        reward, term_logit = model.reward_term(hidden)  # (B, T) each
+        reward_loss = F.mse_loss(reward.float(), rewards)
+        term_loss = F.binary_cross_entropy_with_logits(term_logit.float(), terminated)
+        loss = ce + cfg.reward_weight * reward_loss + cfg.term_weight * term_loss
+        with torch.no_grad():
+            metrics = {
+                "loss": loss.item(), "ce": ce.item(), "reward_loss": reward_loss.item(), "term_loss": term_loss.item(),
+                "token_acc": (logits[mask].argmax(-1) == target[mask]).float().mean().item(),
+                # one fully parallel pass (what decode_steps=1 does), on a few clips to keep it cheap
+                "acc_parallel": self._parallel_accuracy(hidden[:4], target[:4]),
+                "frac_latent": (kind == LATENT).float().mean().item(),
+                "latent_codes_used": float(codes[kind == LATENT].unique().numel()),
+                "term_acc": ((term_logit > 0).float() == terminated).float().mean().item(),
+            }
+        return loss, metrics
+
+    def _parallel_accuracy(self, hidden: torch.Tensor, target: torch.Tensor) -> float:
+        """Token accuracy of greedy prediction from a fully masked frame: hidden (b, T, N, D), target (b, T, N)."""
+        logits = self.model.logits(hidden, torch.full_like(target, self.model.mask_id))
+        return (logits.argmax(-1) == target).float().mean().item()
+
+    def export(self, path: str | Path, card: dict[str, Any] | None = None) -> Path:
+        """Write a WorldModel directory (config.json + tokenizer.safetensors + dynamics.safetensors) atomically."""
+        return save_world_model(path, self.tokenizer, self.model, card)
+
+    @torch.no_grad()
+    def log_media(self, writer: Any, batch: Mapping[str, Any], step: int) -> None:
+        """Log one clip to TensorBoard: ground truth (top row) over a greedy open-loop rollout (bottom row) that
+        starts from the first half of the clip (at most context_frames frames) with the clip's actions."""
+        was_training = self.training
+        self.eval()
+        try:
+            keys = ("frames", "actions", "action_known", "rewards", "terminated")
+            one = {key: (batch[key][:1] if key != "actions" else {k: v[:1] for k, v in batch[key].items()})
+                   for key in keys}
+            tokens, buttons, camera, known, _, _ = self._batch(one)
+            length = tokens.shape[1]
+            context = max(1, min(length // 2, self.cfg.context_frames))
+            rollout = Rollout(self.model, 1, self.device)
+            if bool(known[0]):
+                cond = self.model.condition(buttons, camera, torch.ones_like(buttons[..., 0], dtype=torch.bool))
+            else:
+                cond = self.model.condition_latent(tokens[:, :-1], tokens[:, 1:])  # (1, L-1, D)
+            rollout.prime(tokens[:, :context], cond[:, : context - 1])
+            predicted = [tokens[:, t] for t in range(context)]
+            for t in range(context - 1, length - 1):
+                predicted.append(rollout.step(cond[:, t], self.cfg.decode_steps, 0.0, 0)[0])
+            grids = rearrange(torch.stack(predicted, 1), "b l (h w) -> (b l) h w", h=self.model.grid[0])
+            frames = self.tokenizer.decode(grids).to(one["frames"].device)  # (L, H, W, 3)
+            image = rearrange(torch.stack([one["frames"][0], frames]), "r l h w c -> c (r h) (l w)")
+            writer.add_image("dynamics/rollout", image, step)
+        finally:
+            self.train(was_training)

@@ -1,0 +1,246 @@
+"""`WorldModel`: a learned world you reset from real frames and step with canonical actions, one or B at a time.
+
+    wm = WorldModel.load()                      # bundled model (worldmodel/bundled/), or WorldModel.load("DIR")
+    wm.seed(0)
+    wm.reset(frames)                            # uint8 (T, H, W, 3) context (+ T-1 actions, or None = unknown)
+    frame, reward, terminated = wm.step(envs.actions.noop_action())
+    snap = wm.snapshot(); ...; wm.restore(snap) # branch rollouts
+
+Batched: reset with (B, T, H, W, 3) frames, step with a dict of arrays (buttons (B,), camera (B, 2)) or a list of B
+action dicts -> frames (B, H, W, 3), rewards (B,), terminated (B,), all B worlds in one forward pass;
+`reset(frames, worlds=[i, ...])` restarts some worlds while the others run on (vector envs).
+Unknown context actions are replaced by latent actions inferred from consecutive frames; `step(None)` uses the
+'unknown action' embedding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from einops import rearrange
+
+from envs.actions import BINARY_KEYS, CAMERA_LIMIT_DEG, action_space, complete_action, stack_actions
+from worldmodel.dynamics.actions import action_tensors
+from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
+from worldmodel.dynamics.model import DynamicsModel
+from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot, seeded_generators
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+
+@dataclass
+class WorldSnapshot:
+    """Opaque copy of a WorldModel's state (KV cache, newest frame, random states)."""
+
+    rollout: RolloutSnapshot
+    batched: bool
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'cpu', 'cuda', 'cuda:N', or None/'auto' (CUDA when available)."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    return device
+
+
+class WorldModel:
+    """Tokenizer + dynamics with a KV-cached rollout state; sampling set by temperature, top_k, decode_steps."""
+
+    def __init__(self, tokenizer: torch.nn.Module, dynamics: DynamicsModel, config: dict[str, Any] | None = None,
+                 device: str | torch.device | None = "cpu") -> None:
+        self.device = resolve_device(device)
+        self.tokenizer = tokenizer.to(self.device).eval()
+        self.dynamics = dynamics.to(self.device).eval()
+        self.config = config or {}
+        self.temperature: float = dynamics.cfg.temperature
+        self.top_k: int = dynamics.cfg.top_k
+        self.decode_steps: int = dynamics.cfg.decode_steps
+        cfg = tokenizer.cfg
+        self.frame_shape: tuple[int, int, int] = (int(cfg.height), int(cfg.width), 3)
+        self.action_space = action_space()
+        self._seed = 0
+        self._generators: list[torch.Generator] = []
+        self._rollout: Rollout | None = None
+        self._batched = False
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
+             tokenizer_factory: TokenizerFactory | None = None) -> "WorldModel":
+        """Load a WorldModel directory (None = the bundled model). Never unpickles; bad files -> ValueError."""
+        if path is None or str(path) == "bundled":
+            if not (BUNDLED_DIR / "config.json").is_file():
+                raise FileNotFoundError(
+                    f"the bundled world model is missing ({BUNDLED_DIR}/config.json not found): train one "
+                    "(`wm train tokenizer`, then `wm train dynamics`) and pass its exported directory, "
+                    "or install a release that ships worldmodel/bundled/")
+            path = BUNDLED_DIR
+        tokenizer, dynamics, config = load_world_model(path, tokenizer_factory)
+        return cls(tokenizer, dynamics, config, device)
+
+    # --- state ---
+    @property
+    def batch_size(self) -> int:
+        """Number of worlds of the current rollout (1 for unbatched use)."""
+        return self._rollout.batch if self._rollout is not None else 1
+
+    def seed(self, seed: int) -> None:
+        """Seed sampling: world b draws from a generator seeded with seed + b. Takes effect now (if reset) and
+        for the next reset; a reset without a new seed continues the random streams."""
+        self._seed = int(seed)
+        self._generators = seeded_generators(len(self._generators), self.device, self._seed)
+        if self._rollout is not None:
+            self._rollout.generators = self._generators
+
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (..., H, W, 3) -> tokens (..., N)."""
+        lead = frames.shape[:-3]
+        grids = self.tokenizer.encode(frames.reshape(-1, *frames.shape[-3:]).to(self.device))
+        return rearrange(grids, "m h w -> m (h w)").reshape(*lead, -1)
+
+    def _decode(self, tokens: torch.Tensor) -> np.ndarray:
+        """tokens (B, N) -> uint8 frames (B, H, W, 3) as numpy."""
+        grids = rearrange(tokens, "b (h w) -> b h w", h=self.dynamics.grid[0])
+        return self.tokenizer.decode(grids).cpu().numpy()
+
+    def _frames(self, frames: Any, name: str) -> tuple[torch.Tensor, bool]:
+        """Accept (T, H, W, 3) or (B, T, H, W, 3) uint8 -> (B, T, H, W, 3) tensor and whether it was batched."""
+        frames = torch.as_tensor(np.asarray(frames) if not torch.is_tensor(frames) else frames)
+        if frames.dtype != torch.uint8 or frames.ndim not in (4, 5) or tuple(frames.shape[-3:]) != self.frame_shape:
+            raise ValueError(f"{name} must be uint8 (T, {self.frame_shape[0]}, {self.frame_shape[1]}, 3) or "
+                             f"(B, T, ...), got {frames.dtype} {tuple(frames.shape)}")
+        return (frames, True) if frames.ndim == 5 else (frames[None], False)
+
+    def _context(self, frames: torch.Tensor, actions: Mapping[str, Any] | None, batched: bool
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context frames (B, T, H, W, 3) and actions -> tokens (B, T, N) and conditioning (B, T-1, D)."""
+        b, t = frames.shape[:2]
+        tokens = self._encode(frames)  # (B, T, N)
+        if t == 1 and actions is None:  # a single frame: no transition to condition on
+            return tokens, torch.zeros(b, 0, self.dynamics.cfg.d_model, device=self.device)
+        if actions is None:
+            return tokens, self.dynamics.condition_latent(tokens[:, :-1], tokens[:, 1:])  # (B, T-1, D)
+        buttons, camera = action_tensors(actions, self.device)
+        if not batched:
+            buttons, camera = buttons[None], camera[None]
+        if buttons.shape[:2] != (b, t - 1):
+            raise ValueError(f"reset actions must have leading shape {(b, t - 1) if batched else (t - 1,)} "
+                             f"(T-1 actions between T frames), got {tuple(buttons.shape[:-1])}")
+        known = torch.ones(b, t - 1, dtype=torch.bool, device=self.device)
+        return tokens, self.dynamics.condition(buttons, camera, known)
+
+    @torch.inference_mode()
+    def reset(self, frames: Any, actions: Mapping[str, Any] | None = None,
+              worlds: Sequence[int] | None = None) -> np.ndarray:
+        """Start from context frames uint8 (T, H, W, 3) or (B, T, H, W, 3) and the T-1 actions between them
+        (dict of arrays (T-1, ...) or (B, T-1, ...); None = unknown -> latent actions inferred from the frames).
+
+        worlds: in a batched rollout, reset only these world indices (frames (len(worlds), T, H, W, 3)); the
+        other worlds continue undisturbed (for vector envs whose episodes end at different times).
+        Returns the model's view of the newest context frame (tokenizer reconstruction), (H, W, 3) or (B, H, W, 3).
+        """
+        frames, batched = self._frames(frames, "frames")
+        tokens, cond = self._context(frames, actions, batched)
+        if worlds is not None:
+            if self._rollout is None or not self._batched or not batched:
+                raise ValueError("reset(..., worlds=...) needs a running batched rollout and batched frames")
+            index = torch.as_tensor(list(worlds), dtype=torch.long, device=self.device)
+            if index.numel() != frames.shape[0] or index.unique().numel() != index.numel() or \
+                    bool(((index < 0) | (index >= self.batch_size)).any()):
+                raise ValueError(f"worlds must be {frames.shape[0]} distinct indices in [0, {self.batch_size}), "
+                                 f"got {list(worlds)}")
+            self._rollout.prime_worlds(index, tokens, cond)
+            return self._decode(tokens[:, -1])
+        b = frames.shape[0]
+        if len(self._generators) != b:
+            self._generators = seeded_generators(b, self.device, self._seed)
+        self._rollout = Rollout(self.dynamics, b, self.device, generators=self._generators)
+        self._rollout.prime(tokens, cond)
+        self._batched = batched
+        view = self._decode(tokens[:, -1])
+        return view if batched else view[0]
+
+    def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One action dict (unbatched) or a dict of arrays / list of dicts (batched) -> buttons, camera, known."""
+        b = self.batch_size
+        if action is None:
+            zeros = torch.zeros(b, len(BINARY_KEYS), device=self.device)
+            return zeros, torch.zeros(b, 2, device=self.device), torch.zeros(b, dtype=torch.bool, device=self.device)
+        if not self._batched:
+            action = stack_actions([complete_action(action)])
+        elif isinstance(action, Sequence) and not isinstance(action, Mapping):
+            if len(action) != b:
+                raise ValueError(f"expected a list of {b} action dicts, got {len(action)}")
+            action = stack_actions([complete_action(a) for a in action])
+        else:
+            action = _check_batched_action(action, b)
+        buttons, camera = action_tensors(action, self.device)
+        return buttons, camera, torch.ones(b, dtype=torch.bool, device=self.device)
+
+    @torch.inference_mode()
+    def step(self, action: Any) -> tuple[Any, Any, Any]:
+        """Advance by one tick. Unbatched: action dict (missing keys = not pressed; None = unknown) ->
+        (frame uint8 (H, W, 3), reward float, terminated bool). Batched: dict of arrays or list of dicts ->
+        (frames (B, H, W, 3) uint8, rewards (B,) float32, terminated (B,) bool)."""
+        if self._rollout is None:
+            raise RuntimeError("call reset(frames) before step()")
+        buttons, camera, known = self._actions(action)
+        cond = self.dynamics.condition(buttons, camera, known)  # (B, D)
+        tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k)
+        frames = self._decode(tokens)
+        rewards = reward.float().cpu().numpy()
+        terminated = (term_prob > 0.5).cpu().numpy()
+        if self._batched:
+            return frames, rewards, terminated
+        return frames[0], float(rewards[0]), bool(terminated[0])
+
+    @torch.inference_mode()
+    def observe(self, frames: Any) -> None:
+        """Replace the newest frame by real frames uint8 (H, W, 3) or (B, H, W, 3) (teacher forcing)."""
+        if self._rollout is None:
+            raise RuntimeError("call reset(frames) before observe()")
+        frames = torch.as_tensor(frames if torch.is_tensor(frames) else np.asarray(frames))
+        expected = (self.batch_size, *self.frame_shape) if self._batched else self.frame_shape
+        if frames.dtype != torch.uint8 or tuple(frames.shape) != expected:
+            raise ValueError(f"observed frames must be uint8 {expected}, got {frames.dtype} {tuple(frames.shape)}")
+        self._rollout.observe(self._encode(frames.reshape(-1, *self.frame_shape)))  # (B, N)
+
+    def snapshot(self) -> WorldSnapshot:
+        """Copy of the state (KV cache, newest frame, random states) to branch rollouts with restore()."""
+        if self._rollout is None:
+            raise RuntimeError("call reset(frames) before snapshot()")
+        return WorldSnapshot(self._rollout.snapshot(), self._batched)
+
+    def restore(self, snap: WorldSnapshot) -> None:
+        """Return to a snapshot taken from this model (it can be restored again later)."""
+        if not isinstance(snap, WorldSnapshot):
+            raise ValueError(f"expected a WorldSnapshot, got {type(snap).__name__}")
+        if self._rollout is None or self._rollout.batch != snap.rollout.last.shape[0]:
+            self._generators = seeded_generators(snap.rollout.last.shape[0], self.device, self._seed)
+            self._rollout = Rollout(self.dynamics, len(self._generators), self.device, generators=self._generators)
+        self._rollout.restore(snap.rollout)
+        self._batched = snap.batched
+
+
+def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:
+    """Validate a dict of arrays for `batch` worlds (missing buttons = not pressed); ValueError naming the key."""
+    unknown = sorted(set(action) - set(BINARY_KEYS) - {"camera"})
+    if unknown:
+        raise ValueError(f"unknown action key(s) {unknown}")
+    out: dict[str, np.ndarray] = {}
+    for key in BINARY_KEYS:
+        value = np.asarray(action.get(key, np.zeros(batch)))
+        if value.shape != (batch,) or not np.isin(value, (0, 1)).all():
+            raise ValueError(f"action key '{key}' must be an array of {batch} values in {{0, 1}}, got {value!r}")
+        out[key] = value.astype(np.uint8)
+    camera = np.asarray(action.get("camera", np.zeros((batch, 2))), dtype=np.float32)
+    if camera.shape != (batch, 2) or not np.isfinite(camera).all():
+        raise ValueError(f"action key 'camera' must be finite with shape ({batch}, 2), got shape {camera.shape}")
+    out["camera"] = np.clip(camera, -CAMERA_LIMIT_DEG, CAMERA_LIMIT_DEG)
+    return out

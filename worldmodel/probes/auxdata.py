@@ -1,0 +1,184 @@
+"""Training data for the probes' auxiliary models, rendered on the fly from BlockWorld (no dataset needed).
+
+`ViewSampler` draws labelled views for the segmenter: random worlds, random standing poses on the surface,
+random extra pillars and holes (so probe landmarks and edits are common), random hotbars, and the
+ground-truth block-id buffer as the label. `Babbler` plays a seeded "babbling" policy (random held actions of
+random length, covering every action the probes command) and yields transitions (frame t, frame t+1) labelled
+with the actions that took effect (jump only from the ground, attack only when a block broke, ...), for the
+inverse dynamics model. Both are deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.actions import BUTTONS, HOTBAR, noop_action
+from envs.blockworld import blocks as B
+from envs.blockworld.env import BlockWorldEnv
+from envs.blockworld.worldgen import surface_y
+
+LANDMARK_BLOCKS = (B.GOLD, B.DIAMOND, *B.WOOLS)  # what the probes place as landmarks
+PILLAR_BLOCKS = (*LANDMARK_BLOCKS, B.PLANKS, B.LOG, B.STONE, B.DIRT, B.SAND, B.COAL_ORE, B.IRON_ORE)
+CAMERA_STEPS = (0.6, 1.6, 3.2, 5.8, 10.0)  # the world model's camera bin centres (dynamics/actions.py)
+IDM_BUTTONS = ("forward", "back", "left", "right", "jump", "attack")
+IDM_LABELS = IDM_BUTTONS + ("hotbar",)  # binary outputs of the IDM; "hotbar" = the selected slot changed
+
+
+def random_inventory(env: BlockWorldEnv, rng: np.random.Generator) -> None:
+    """Fill the hotbar with random blocks and select a random slot (so the HUD varies like real play)."""
+    for slot in env.inventory.slots:
+        if rng.random() < 0.5:
+            slot[0], slot[1] = int(rng.choice(PILLAR_BLOCKS)), int(rng.integers(1, 70))
+        else:
+            slot[0], slot[1] = 0, 0
+    env.inventory.selected = int(rng.integers(0, 9))
+
+
+def decorate(env: BlockWorldEnv, rng: np.random.Generator, centre: np.ndarray, yaw: float) -> None:
+    """Random pillars and holes in front of a pose, so landmark blocks and edits are not rare in training."""
+    sx, sy, sz = env.voxels.shape
+    for _ in range(int(rng.integers(0, 4))):
+        angle = np.radians(yaw + rng.uniform(-40, 40))
+        dist = rng.uniform(1.5, 9.0)
+        x = int(np.clip(centre[0] - np.sin(angle) * dist, 1, sx - 2))
+        z = int(np.clip(centre[2] + np.cos(angle) * dist, 1, sz - 2))
+        top = surface_y(env.voxels, x, z)
+        if rng.random() < 0.25 and top > 2:
+            env.remove_block((x, top, z))  # a hole / broken block
+            continue
+        block = int(rng.choice(LANDMARK_BLOCKS if rng.random() < 0.6 else PILLAR_BLOCKS))
+        for dy in range(1, int(rng.integers(1, 4)) + 1):
+            if top + dy < sy - 1:
+                env.set_block((x, top + dy, z), block)
+
+
+class ViewSampler:
+    """Labelled random views: `sample(n)` -> frames uint8 (n, H, W, 3), block ids uint8 (n, H, W)."""
+
+    def __init__(self, seed: int, size: int = 64, views_per_world: int = 8) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.env = BlockWorldEnv(width=size, height=size)
+        self.views_per_world = views_per_world
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n views from n / views_per_world fresh (decorated) worlds."""
+        env, rng = self.env, self.rng
+        frames, ids = [], []
+        for i in range(n):
+            if i % self.views_per_world == 0:
+                env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+                sx, _, sz = env.voxels.shape
+            x, z = rng.uniform(8, sx - 8), rng.uniform(8, sz - 8)
+            feet = np.array([x, surface_y(env.voxels, int(x), int(z)) + 1.0, z])
+            yaw = float(rng.uniform(-180, 180))
+            pitch = float(np.clip(rng.normal(5.0, 22.0), -70, 80))
+            if rng.random() < 0.7:  # pillars accumulate over the views of one world
+                decorate(env, rng, feet, yaw)
+            random_inventory(env, rng)
+            env.set_pose(feet, yaw, pitch)
+            frames.append(env.observe())
+            ids.append(env.ground_truth()["block_ids"])
+        return np.stack(frames), np.stack(ids)
+
+
+@dataclass
+class Transition:
+    """A batch of labelled transitions: frames (n, 2, H, W, 3) uint8, buttons (n, len(IDM_LABELS)) float32,
+    camera (n, 2) float32 [delta pitch, delta yaw] degrees actually applied."""
+
+    frames: np.ndarray
+    buttons: np.ndarray
+    camera: np.ndarray
+
+
+class Babbler:
+    """Plays random held actions in BlockWorld; `sample(n)` -> a Transition batch (effective labels)."""
+
+    def __init__(self, seed: int, size: int = 64, episode_len: int = 120) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.env = BlockWorldEnv(width=size, height=size, max_episode_steps=0)
+        self.episode_len = episode_len
+        self.left = 0  # steps left in this episode
+        self.hold = 0  # steps left of the current held action
+        self.action = noop_action()
+        self.first = True  # the current tick is the first of the held action
+
+    def _new_episode(self) -> None:
+        env, rng = self.env, self.rng
+        env.reset(seed=int(rng.integers(0, 2**31 - 1)))
+        pose = env.ground_truth()["pose"]
+        decorate(env, rng, pose[:3], float(pose[3]))
+        random_inventory(env, rng)
+        self.left = self.episode_len
+
+    def _new_action(self) -> None:
+        """A random action held for 1-10 ticks; one-shot keys (jump, attack, use, hotbar) press on the first tick."""
+        rng = self.rng
+        a = noop_action()
+        move = rng.random()
+        if move < 0.3:
+            a["forward"] = 1
+            a["sprint"] = int(rng.random() < 0.2)
+        elif move < 0.42:
+            a["back"] = 1
+        elif move < 0.52:
+            a["left"] = 1
+        elif move < 0.62:
+            a["right"] = 1
+        a["sneak"] = int(rng.random() < 0.04)
+        if rng.random() < 0.55:
+            a["camera"][1] = float(rng.choice(CAMERA_STEPS)) * float(rng.choice([-1, 1]))
+        if rng.random() < 0.3:
+            pitch = float(self.env.player.pitch)
+            sign = -np.sign(pitch) if abs(pitch) > 50 else float(rng.choice([-1, 1]))
+            a["camera"][0] = float(rng.choice(CAMERA_STEPS)) * sign
+        a["jump"] = int(rng.random() < 0.15)
+        a["attack"] = int(rng.random() < 0.12)
+        a["use"] = int(rng.random() < 0.05)  # placing changes frames too; not a label (the probes do not score it)
+        if rng.random() < 0.08:
+            a[HOTBAR[int(rng.integers(0, 9))]] = 1
+        self.action = a
+        self.hold = int(rng.integers(1, 11))
+        self.first = True
+
+    def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One labelled transition: (frame t, frame t+1, effective buttons, applied camera)."""
+        if self.left <= 0:
+            self._new_episode()
+        if self.hold <= 0:
+            self._new_action()
+        env, act = self.env, dict(self.action)
+        if not self.first:
+            for key in ("jump", "attack", "use", *HOTBAR):  # one-shot keys: first tick only, sometimes held
+                if self.rng.random() < 0.7:
+                    act[key] = 0
+        before = env.observe().copy()
+        p0 = env.player
+        on_ground, pitch0, yaw0 = p0.on_ground or p0.in_water, p0.pitch, p0.yaw
+        n_edits, slot0 = len(env.edits), env.inventory.selected
+        env.step(act)
+        after = env.observe().copy()
+        new_edits = env.edits[n_edits:]
+        labels = np.zeros(len(IDM_LABELS), np.float32)
+        for i, key in enumerate(IDM_BUTTONS[:4]):
+            labels[i] = act[key]
+        labels[4] = float(act["jump"] and on_ground)
+        labels[5] = float(any(e[5] == B.AIR for e in new_edits))
+        labels[6] = float(env.inventory.selected != slot0)
+        dyaw = (env.player.yaw - yaw0 + 180.0) % 360.0 - 180.0
+        camera = np.array([env.player.pitch - pitch0, dyaw], np.float32)
+        self.hold -= 1
+        self.left -= 1
+        self.first = False
+        return before, after, labels, camera
+
+    def sample(self, n: int) -> Transition:
+        """n consecutive labelled transitions (the policy carries on across calls)."""
+        out = [self.step() for _ in range(n)]
+        frames = np.stack([np.stack([o[0], o[1]]) for o in out])  # (n, 2, H, W, 3)
+        return Transition(frames, np.stack([o[2] for o in out]), np.stack([o[3] for o in out]))
+
+
+assert set(IDM_BUTTONS) <= set(BUTTONS)

@@ -1,0 +1,132 @@
+"""`wm probe`: run probe suites against ground truth; `wm probe train-aux`: train the segmenter and IDM.
+
+    wm probe --model bundled|oracle|copy-last|frozen-first|PATH --suite all --out DIR [--seeds N] [--quick]
+    wm probe --env ID --suite lookback --model PATH --out DIR     # generic look-away-and-back on any env
+    wm probe train-aux [--aux-dir DIR] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EPILOG = """suites: permanence (A), lookback (B), loop (C), edits (D), actions (E), drift (F), all; comma lists work.
+examples:
+  wm probe --model oracle --suite all --quick --out /tmp/probe_oracle
+  wm probe --model bundled --suite permanence,lookback --seeds 5 --out runs/probe
+  wm probe --env BlockWorld-v0 --suite lookback --model copy-last --out /tmp/generic
+  wm probe train-aux --steps 3000 --aux-dir ~/.cache/worldmodel/probes"""
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """Options of `wm probe`."""
+    parser = argparse.ArgumentParser(prog=prog, description="Probe a world model against BlockWorld ground truth: "
+                                     "permanence, look-back, loop closure, edits, action following, drift.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="bundled", metavar="M",
+                        help="bundled (default), oracle, copy-last, frozen-first, or a WorldModel directory")
+    parser.add_argument("--suite", default="all", metavar="S", help="suite name(s), comma-separated, or all")
+    parser.add_argument("--out", type=Path, default=Path("probe_results"), metavar="DIR",
+                        help="output directory for results.json, report.md and plots/ (default ./probe_results)")
+    parser.add_argument("--seeds", type=int, default=3, metavar="N", help="worlds per sweep point (default 3)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="base seed (worlds, sampling, bootstrap)")
+    parser.add_argument("--quick", action="store_true", help="one world per point, fewest sweep points (CI)")
+    parser.add_argument("--context", type=int, default=None, metavar="F",
+                        help="context window in frames for family A's gap sweep (default: the model's, else 12)")
+    parser.add_argument("--prompt", type=int, default=12, metavar="F", help="prompt frames (default 12)")
+    parser.add_argument("--batch", type=int, default=16, metavar="B", help="worlds per batched model rollout")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto")
+    parser.add_argument("--aux-dir", type=Path, default=None, metavar="DIR",
+                        help="where segmenter/IDM weights are looked for first (and cached when trained)")
+    parser.add_argument("--env", default=None, metavar="ID",
+                        help="generic look-away-and-back probe on any Gymnasium env with the canonical camera action")
+    parser.add_argument("--corruption", action="store_true", help="also run the corruption harness (oracle rows)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def train_parser(prog: str) -> argparse.ArgumentParser:
+    """Options of `wm probe train-aux`."""
+    parser = argparse.ArgumentParser(prog=f"{prog} train-aux", description="Train the probes' block-id segmenter "
+                                     "and inverse dynamics model on freshly rendered BlockWorld data.")
+    parser.add_argument("--aux-dir", type=Path, default=None, metavar="DIR",
+                        help="where to save (default: the user cache, ~/.cache/worldmodel/probes)")
+    parser.add_argument("--only", choices=("segmenter", "idm"), default=None, help="train just one of them")
+    parser.add_argument("--steps", type=int, default=3000, metavar="N", help="optimiser steps per model")
+    parser.add_argument("--seed", type=int, default=0, metavar="S")
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    return parser
+
+
+def train_main(argv: list[str], prog: str) -> int:
+    """`wm probe train-aux`."""
+    import torch
+
+    from worldmodel.probes.auxstore import cache_dir, save_aux, train_aux
+
+    args = train_parser(prog).parse_args(argv)
+    if args.steps < 1:
+        print(f"{prog} train-aux: --steps must be >= 1", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    target = args.aux_dir or cache_dir()
+    for kind in ([args.only] if args.only else ["segmenter", "idm"]):
+        model, metrics = train_aux(kind, args.steps, args.seed, log=print)
+        path = save_aux(kind, model, metrics, target)
+        print(f"{kind}: {path} {({k: round(v, 4) for k, v in metrics.items()})}")
+    return 0
+
+
+def main(argv: list[str], prog: str = "wm probe") -> int:
+    """Entry point of `wm probe`."""
+    if argv and argv[0] == "train-aux":
+        return train_main(argv[1:], prog)
+    args = build_parser(prog).parse_args(argv)
+    import torch
+
+    from worldmodel.probes.adapters import load_model
+    from worldmodel.probes.auxstore import load_all
+    from worldmodel.probes.config import SuiteConfig
+    from worldmodel.probes.report import write_report
+    from worldmodel.probes.scenario import EnvPool
+    from worldmodel.probes.suite import parse_suites, run_suite
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        suites = parse_suites(args.suite)
+        pool = EnvPool()
+        model, tokenizer, context, size = load_model(args.model, args.device, args.batch, args.seed, pool)
+        cfg = SuiteConfig(seeds=args.seeds, seed=args.seed, quick=args.quick, prompt_len=args.prompt,
+                          context=args.context or context or 12,
+                          height=size[0] if size else 64, width=size[1] if size else 64)
+        if args.env is not None:
+            from worldmodel.probes.generic import run_generic_cli
+
+            return run_generic_cli(args, model, tokenizer, cfg)
+        aux = load_all(args.aux_dir, log=lambda s: print(s, file=sys.stderr))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+    start = time.time()
+    results, raw = run_suite(model, tokenizer, suites, cfg, aux, args.model, progress=not args.no_progress)
+    if args.corruption:
+        from worldmodel.probes.corruption import run_harness
+
+        results["corruption"] = run_harness(suites, cfg, aux)
+    results["runtime_s"] = round(time.time() - start, 2)
+    paths = write_report(args.out, results, raw)
+    for name, fam in results["families"].items():
+        norm = fam["normalised"]
+        print(f"{fam['letter']} {name:<11} {fam['headline']:<18} model {_num(fam['model'])} ceiling "
+              f"{_num(fam['ceiling'])} floor {_num(fam['floors'][fam['floor']])} normalised {_num(norm)}")
+    print(f"wrote {paths['results']} and {paths['report']} ({results['runtime_s']:.1f} s)")
+    return 0
+
+
+def _num(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "n/a"

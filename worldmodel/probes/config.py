@@ -1,0 +1,44 @@
+"""SuiteConfig: the knobs shared by every probe family (sizes, prompt, sweep density, seeds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class SuiteConfig:
+    """Settings of one probe run; `quick` shrinks every sweep to a CI-sized smoke run."""
+
+    seeds: int = 3
+    """Worlds (scenarios) per sweep point."""
+    seed: int = 0
+    """Base seed of world choice, model sampling, shuffles and bootstrap."""
+    quick: bool = False
+    """Smallest sweeps (one world per point, fewer points): for CI."""
+    prompt_len: int = 12
+    """Prompt frames given to the model (a pan across the view the probe returns to)."""
+    context: int = 12
+    """The model's context window in frames (family A sweeps gaps of 0.25x to 8x this)."""
+    turn_rate: float = 10.0
+    """Degrees per tick of scripted turns (a camera bin centre of the world model)."""
+    height: int = 64
+    """Frame height (the model's)."""
+    width: int = 64
+    """Frame width (the model's)."""
+    fov_deg: float = 70.0
+    """Vertical field of view of BlockWorld."""
+    bootstrap: int = 1000
+    """Bootstrap resamples for the confidence intervals."""
+
+    def __post_init__(self) -> None:
+        checks = {"seeds": self.seeds >= 1, "prompt_len": self.prompt_len >= 6, "context": self.context >= 1,
+                  "turn_rate": 0 < self.turn_rate <= 45, "height": self.height >= 16, "width": self.width >= 16,
+                  "bootstrap": self.bootstrap >= 10}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid probe setting(s) {bad}: {self}")
+
+    @property
+    def n_seeds(self) -> int:
+        """Worlds per sweep point (1 in quick mode)."""
+        return 1 if self.quick else self.seeds

@@ -1,0 +1,190 @@
+"""Family E, action following per action type: attack removes the targeted block, hotbar selection changes the
+HUD, yaw/pitch commands turn by the commanded angle, jump, forward/back/left/right move.
+
+The in-project inverse dynamics model reads every consecutive pair of a row's frames; its per-step verdicts vs
+the commanded actions give per-action precision / recall / F1 (macro-F1 is the headline). Render-and-compare
+pose search measures camera error (turned angle vs commanded) and movement error (distance moved along the
+commanded direction vs the truth). Attack and hotbar are also checked directly (segmenter on the broken cell,
+HUD reader on the hotbar).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from envs.actions import HOTBAR, Action
+from worldmodel.probes.config import SuiteConfig
+from worldmodel.probes.edits import script_edits, undo_ids
+from worldmodel.probes.famutil import Preds, Table, make_strip
+from worldmodel.probes.idm import ACTION_CLASSES, action_classes
+from worldmodel.probes.measure import Measure, frame_at
+from worldmodel.probes.permanence import LANDMARKS
+from worldmodel.probes.posesearch import yaw_difference
+from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun
+from worldmodel.probes.scoring import FamilyResult
+from worldmodel.probes.scripting import (ScriptBuilder, clear_path, noop, pan_prompt, pillar_site, press, spawn_feet,
+                                         turn, world_seed, yaw_to)
+from worldmodel.probes.visibility import cell_region, read_selected_slot
+
+NAME = "actions"
+DIST = 3.0
+CAMERA_SEGMENTS = (("turn_right", 60.0, 0.0, 10.0), ("turn_left", -16.0, 0.0, 3.2), ("look_down", 0.0, 23.2, 5.8),
+                   ("look_up", 0.0, -23.2, 5.8))  # name, yaw, pitch, degrees per tick
+MOVES = (("forward", 8), ("back", 8), ("left", 6), ("right", 6))
+
+
+def _script(b: ScriptBuilder, rate: float) -> None:
+    b.mark("attack")
+    b.add(press("attack") + noop(3))
+    b.mark("hotbar")
+    b.add(press("hotbar.3") + noop(3))
+    for name, yaw, pitch, step in CAMERA_SEGMENTS:
+        b.mark(name)
+        b.add(turn(yaw, step, dpitch=pitch))
+        b.mark(name + "_end")
+        b.add(noop(2))
+    b.mark("jump")
+    b.add(press("jump") + noop(11))
+    for key, ticks in MOVES:
+        b.mark(key)
+        b.add(press(key, ticks))
+        b.mark(key + "_end")
+        b.add(noop(3))
+
+
+def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
+    """One scripted tour of every action type per world, at a site where the moves are not blocked."""
+    env = pool.get(cfg.height, cfg.width)
+    r, p = cfg.turn_rate, cfg.prompt_len
+    out = []
+    for i in range(cfg.n_seeds):
+        found = None
+        for attempt in range(4):
+            ws = world_seed(cfg.seed, NAME, i * 10 + attempt)
+            feet = spawn_feet(env, ws)
+            base = float(np.random.default_rng(ws).uniform(0, 360))
+            for k in range(12):
+                env.reset(seed=ws)
+                cells = pillar_site(env.voxels, feet, base + 30 * k, DIST, 2)
+                if cells is None:
+                    continue
+                ref = yaw_to(feet, (cells[1][0] + 0.5, 0.0, cells[1][2] + 0.5))
+                heading = ref + 44.0
+                if not all(clear_path(env.voxels, feet, heading + off, d) for off, d in ((0, 2.5), (-90, 1.8), (90, 1.8))):
+                    continue
+                block = LANDMARKS[(i + 2) % len(LANDMARKS)]
+                start = Scenario(NAME, f"tour_world{i}", ws, (*feet, ref - r * (p - 1), 0.0), pan_prompt(p, r), [],
+                                 [(c, block) for c in cells], list(cells), {"block": block})
+                builder = ScriptBuilder(env, start)
+                _script(builder, r)
+                if any(e[5] == 0 for e in builder.env.edits if e[0] >= p):  # the attack broke the block
+                    found = builder.finish()
+                    break
+            if found:
+                break
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def commanded(script: list[Action]) -> np.ndarray:
+    """Binary action classes (T, len(ACTION_CLASSES)) of a script, in the IDM's label layout."""
+    keys = ("forward", "back", "left", "right", "jump", "attack")
+    buttons = np.array([[a[k] for k in keys] + [int(any(a[h] for h in HOTBAR))] for a in script], np.float32)
+    camera = np.array([a["camera"] for a in script], np.float32)
+    return action_classes(buttons, camera)
+
+
+def _prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
+    prec = tp / (tp + fp) if tp + fp > 0 else math.nan
+    rec = tp / (tp + fn) if tp + fn > 0 else math.nan
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else math.nan
+    return prec, rec, f1
+
+
+def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
+    """Macro-F1 of the IDM vs the commands (headline), camera and movement errors, attack and hotbar checks."""
+    table = Table()
+    table.declare("macro_f1", True, "IDM on consecutive frames vs commanded actions: F1 averaged over action types")
+    table.declare("camera_error_deg", False, "|turned angle (pose search) - commanded angle| per camera segment")
+    table.declare("move_error_blocks", False, "|distance moved along the move (pose search) - true distance|")
+    table.declare("attack_removed", True, "block-id agreement on the attacked cell's pixels right after the attack")
+    table.declare("hotbar_correct", True, "HUD reader: highlighted slot after the hotbar key matches the truth")
+    counts = {row: np.zeros((len(ACTION_CLASSES), 3)) for row in preds}  # tp, fp, fn
+    for j, run in enumerate(runs):
+        p, tags = run.prompt_len, run.scenario.tags
+        want = commanded(run.scenario.script)
+        for row, clips in preds.items():
+            clip = np.concatenate([run.prompt_frames[-1:], clips[j]])
+            probs, cams = measure.actions(clip)
+            got = action_classes(probs, cams)
+            tp = (got & want).sum(0)
+            fp = (got & ~want).sum(0)
+            fn = (~got & want).sum(0)
+            counts[row] += np.stack([tp, fp, fn], axis=1)
+            f1 = [_prf(*c)[2] for c in zip(tp, fp, fn)]
+            table.add("macro_f1", row, float(np.nanmean([0.0 if math.isnan(v) else v for v in f1])))
+            table.add("camera_error_deg", row, _camera_error(run, clips[j], measure))
+            table.add("move_error_blocks", row, _move_error(run, clips[j], measure))
+            table.add("attack_removed", row, _attack(run, clips[j], measure))
+            hud = [read_selected_slot(frame_at(run, clips[j], i)) == read_selected_slot(run.frames[i])
+                   for i in range(p + tags["hotbar"] + 1, p + tags["hotbar"] + 4)]
+            table.add("hotbar_correct", row, float(np.mean(hud)))
+    per_action = {row: {name: dict(zip(("precision", "recall", "f1"), _prf(*counts[row][k])))
+                        for k, name in enumerate(ACTION_CLASSES)} for row in preds}
+    strips = []
+    if runs:
+        run = runs[0]
+        p, t = run.prompt_len, run.scenario.tags
+        idx = [p - 1] + [p + t[k] for k in ("attack", "hotbar")] + [p + t[n + "_end"] - 1 for n, *_ in CAMERA_SEGMENTS]
+        idx += [p + t["jump"] + 4] + [p + t[k + "_end"] - 1 for k, _ in MOVES[:2]]
+        strips.append(make_strip(run.scenario.name, run, preds["model"][0], idx))
+    return FamilyResult(NAME, "macro_f1", table.metrics(), [r.scenario.name for r in runs],
+                        extras={"per_action": per_action}, strips=strips)
+
+
+def _segment_frames(run: TruthRun, name: str) -> tuple[int, int]:
+    """Run frame indices just before a segment's first action and just after its last."""
+    p, t = run.prompt_len, run.scenario.tags
+    return p + t[name] - 1, p + t[name + "_end"] - 1
+
+
+def _camera_error(run: TruthRun, row: np.ndarray, measure: Measure) -> float:
+    errors = []
+    for name, yaw, pitch, _ in CAMERA_SEGMENTS:
+        a, b = _segment_frames(run, name)
+        est = [measure.pose.angles(frame_at(run, row, i), run.voxels_at(i), run.poses[i]) for i in (a, b)]
+        dyaw, dpitch = yaw_difference(est[1][3], est[0][3]), est[1][4] - est[0][4]
+        errors.append(math.hypot(dyaw - yaw, dpitch - pitch))
+    return float(np.mean(errors))
+
+
+def _move_error(run: TruthRun, row: np.ndarray, measure: Measure) -> float:
+    errors = []
+    for key, _ in MOVES:
+        a, b = _segment_frames(run, key)
+        moved = run.poses[b, :3] - run.poses[a, :3]
+        moved[1] = 0.0
+        dist = float(np.linalg.norm(moved))
+        if dist < 0.3:  # blocked in truth: nothing to compare
+            continue
+        direction = moved / dist
+        start = measure.pose.along(frame_at(run, row, a), run.voxels_at(a), run.poses[a], direction)
+        end = measure.pose.along(frame_at(run, row, b), run.voxels_at(b), run.poses[a], direction, -1.0, dist + 1.5)
+        errors.append(abs((end - start) - dist))
+    return float(np.mean(errors)) if errors else math.nan
+
+
+def _attack(run: TruthRun, row: np.ndarray, measure: Measure) -> float:
+    vals = []
+    for tick, cell, old, _ in script_edits(run)[:1]:
+        for i in range(tick, min(tick + 3, len(run.frames))):
+            undo = undo_ids(run, i, cell, old, measure.pose.textures)
+            diff = cell_region([cell], run.poses[i], run.depth[i], run.world_shape, run.fov_deg) & measure.world
+            diff &= undo != run.block_ids[i]
+            if diff.sum() >= 6:
+                pred = measure.ids(frame_at(run, row, i)[None])[0]
+                vals.append(float((pred[diff] == run.block_ids[i][diff]).mean()))
+    return float(np.mean(vals)) if vals else math.nan

@@ -1,0 +1,112 @@
+"""Family C, walk loop closure: A->B->A walks and square loops (path lengths of 6 to 48 blocks) that come back to
+the start; scores on the return leg (seen surfaces) and the end-of-loop error (view and pose-search error).
+
+The prompt pans across the walking direction (ending 50 degrees past it); the script faces the direction, walks
+the loop (jumping when blocked, baked in by simulation), and ends at the start facing the same way as when it
+left, a view the prompt showed in its middle. The start direction is chosen per world so that the truth loop
+closes (end within a fraction of a block of the start).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.blockworld.physics import DT, WALK_SPEED
+from worldmodel.probes.config import SuiteConfig
+from worldmodel.probes.famutil import Preds, Table, add_regions, declare_regions, make_strip, spread
+from worldmodel.probes.measure import Measure, frame_at
+from worldmodel.probes.posesearch import yaw_difference
+from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun
+from worldmodel.probes.scoring import FamilyResult
+from worldmodel.probes.scripting import ScriptBuilder, clear_path, noop, pan_prompt, spawn_feet, turn, world_seed
+
+NAME = "loop"
+LOOPS = (("ab", 3), ("ab", 8), ("square", 2), ("square", 5), ("square", 12))
+QUICK_LOOPS = (("ab", 3), ("square", 2))
+END_OFFSET = 50.0
+HOLD = 2
+RETURN_SAMPLES = 6  # frames of the return leg that are scored
+
+
+def path_length(kind: str, size: int) -> int:
+    """Blocks walked by a loop."""
+    return 2 * size if kind == "ab" else 4 * size
+
+
+def _script(builder: ScriptBuilder, kind: str, size: int, rate: float, sign: float) -> None:
+    ticks = int(round(size / (WALK_SPEED * DT)))
+    builder.add(turn(-END_OFFSET, rate))
+    legs = 2 if kind == "ab" else 4
+    for leg in range(legs):
+        if leg == legs - 1:
+            builder.mark("return_start")
+        builder.walk(ticks)
+        if leg == legs - 1:
+            builder.mark("return_end")
+        builder.add(turn(180.0 * sign if kind == "ab" else 90.0 * sign, rate))
+    builder.add(noop(HOLD))
+
+
+def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
+    """Loop kinds x worlds; per loop the start direction whose truth loop closes best."""
+    env = pool.get(cfg.height, cfg.width)
+    r, p = cfg.turn_rate, cfg.prompt_len
+    out = []
+    for i in range(cfg.n_seeds):
+        ws = world_seed(cfg.seed, NAME, i)
+        feet = spawn_feet(env, ws)
+        base = float(np.random.default_rng(ws).uniform(0, 360))
+        for kind, size in (QUICK_LOOPS if cfg.quick else LOOPS):
+            best = None
+            for k in range(8):
+                yaw = base + 45.0 * k
+                sign = 1.0 if k % 2 == 0 else -1.0
+                env.reset(seed=ws)
+                if not clear_path(env.voxels, feet, yaw, min(size, 4)) and k < 7:
+                    continue
+                start = Scenario(NAME, f"{kind}{size}_world{i}", ws, (*feet, yaw + END_OFFSET - r * (p - 1), 0.0),
+                                 pan_prompt(p, r), [], tags={"kind": kind, "size": size,
+                                                             "path_blocks": path_length(kind, size)})
+                builder = ScriptBuilder(env, start)
+                _script(builder, kind, size, r, sign)
+                closure = float(np.hypot(*(builder.pose[[0, 2]] - feet[[0, 2]])))
+                if best is None or closure < best[0]:
+                    best = (closure, builder.finish(truth_closure_blocks=closure))
+                if closure < 0.3:
+                    break
+            if best is not None:
+                out.append(best[1])
+    return out
+
+
+def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
+    """Return-leg seen-surface block-id agreement (headline), end-of-loop view and pose errors."""
+    table = Table()
+    declare_regions(table, "return.")
+    declare_regions(table, "end.")
+    table.declare("end.position_error", False, "end-of-loop camera position error (blocks), pose search on the "
+                                               "predicted last frame vs the true end pose")
+    table.declare("end.yaw_error", False, "end-of-loop camera yaw error (degrees), pose search")
+    for j, run in enumerate(runs):
+        p, tags = run.prompt_len, run.scenario.tags
+        leg = spread(p + tags["return_start"] + 1, p + tags["return_end"], RETURN_SAMPLES)
+        end = list(range(len(run.frames) - HOLD - 1, len(run.frames)))
+        add_regions(table, measure, run, preds, j, leg, "return.")
+        add_regions(table, measure, run, preds, j, end, "end.")
+        truth_pose = run.poses[-1]
+        voxels = run.voxels_at(len(run.frames) - 1)
+        for row, clips in preds.items():
+            est = measure.pose.planar(frame_at(run, clips[j], len(run.frames) - 1), voxels, truth_pose)
+            table.add("end.position_error", row, float(np.hypot(*(est[[0, 2]] - truth_pose[[0, 2]]))))
+            table.add("end.yaw_error", row, abs(yaw_difference(est[3], truth_pose[3])))
+    metrics = table.metrics()
+    strips = []
+    if runs:
+        j = int(np.argmax([r.scenario.tags["path_blocks"] for r in runs]))
+        run = runs[j]
+        p = run.prompt_len
+        strips.append(make_strip(run.scenario.name, run, preds["model"][j],
+                                 [p // 2, p - 1] + spread(p, len(run.frames) - 1, 7)))
+    closure = {r.scenario.name: r.scenario.tags.get("truth_closure_blocks") for r in runs}
+    return FamilyResult(NAME, "return.seen.ids", metrics, [r.scenario.name for r in runs],
+                        extras={"truth_closure_blocks": closure}, strips=strips)

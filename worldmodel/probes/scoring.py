@@ -1,0 +1,172 @@
+"""Scores with reference rows: normalised score (model - floor) / (ceiling - floor), seeded bootstrap CIs, g50.
+
+Every family reports per-scenario values of each metric for every row (model, ceiling, copy_last, frozen_first,
+shuffled_actions). The headline metric is normalised against the ceiling and the family's primary floor; the
+CI resamples scenarios (paired across rows) with a seeded generator. Where the primary floor is not a floor
+(e.g. copy-last in an idle scene equals the truth) the family says so and the normalised score is null.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ROWS = ("model", "ceiling", "copy_last", "frozen_first", "shuffled_actions")
+FLOORS = ("copy_last", "frozen_first", "shuffled_actions")
+DEGENERATE = 1e-6  # |ceiling - floor| below this: nothing to normalise against
+
+
+@dataclass
+class Metric:
+    """Per-scenario values of one metric for each row (NaN = not measurable in that scenario)."""
+
+    values: dict[str, np.ndarray]
+    higher_is_better: bool = True
+    description: str = ""
+
+    def mean(self, row: str) -> float:
+        """Mean over scenarios, ignoring NaN."""
+        v = np.asarray(self.values.get(row, []), np.float64)
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if v.size else math.nan
+
+
+@dataclass
+class Strip:
+    """Frames for the report: ground truth over a row's prediction at the same steps."""
+
+    title: str
+    truth: np.ndarray  # (K, H, W, 3)
+    pred: np.ndarray  # (K, H, W, 3)
+    labels: list[str]
+
+
+@dataclass
+class FamilyResult:
+    """Everything one family measured."""
+
+    family: str
+    headline: str
+    metrics: dict[str, Metric]
+    scenarios: list[str]
+    floor: str = "copy_last"
+    floor_valid: dict[str, bool] = field(default_factory=dict)
+    """metric -> False where the primary floor is no floor for it (normalised score null)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    strips: list[Strip] = field(default_factory=list)
+
+
+def normalised(model: float, ceiling: float, floor: float) -> float:
+    """(model - floor) / (ceiling - floor); NaN when ceiling and floor coincide or a value is missing."""
+    if not all(math.isfinite(v) for v in (model, ceiling, floor)) or abs(ceiling - floor) < DEGENERATE:
+        return math.nan
+    return (model - floor) / (ceiling - floor)
+
+
+def bootstrap_ci(metric: Metric, floor: str, seed: int, resamples: int = 1000, level: float = 0.95
+                 ) -> tuple[float, float]:
+    """Percentile CI of the normalised score, resampling scenarios with replacement (paired across rows)."""
+    rows = [np.asarray(metric.values[r], np.float64) for r in ("model", "ceiling", floor)]
+    n = len(rows[0])
+    if n == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(resamples, n))
+    stats = []
+    for sample in idx:
+        means = []
+        for v in rows:
+            s = v[sample]
+            s = s[np.isfinite(s)]
+            means.append(float(s.mean()) if s.size else math.nan)
+        stats.append(normalised(*means))
+    stats_arr = np.asarray(stats)
+    stats_arr = stats_arr[np.isfinite(stats_arr)]
+    if stats_arr.size < resamples // 2:
+        return math.nan, math.nan
+    lo, hi = np.percentile(stats_arr, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
+def half_life(gaps: np.ndarray, recall: np.ndarray) -> dict[str, Any]:
+    """g50: the gap at which recall falls to half its value at the shortest gap (log-linear interpolation).
+
+    Returns {"g50": float | None, "censored": bool (recall never halved: g50 > largest gap), "reference": r0}.
+    """
+    order = np.argsort(gaps)
+    g, r = np.asarray(gaps, np.float64)[order], np.asarray(recall, np.float64)[order]
+    keep = np.isfinite(r)
+    g, r = g[keep], r[keep]
+    if g.size == 0 or r[0] < 0.05:  # nothing recalled even at the shortest gap: no half-life to speak of
+        return {"g50": None, "censored": False, "reference": float(r[0]) if r.size else None}
+    half = r[0] / 2.0
+    for k in range(1, len(g)):
+        if r[k] < half:
+            lg0, lg1 = math.log(g[k - 1]), math.log(g[k])
+            t = (r[k - 1] - half) / max(r[k - 1] - r[k], 1e-12)
+            return {"g50": float(math.exp(lg0 + t * (lg1 - lg0))), "censored": False, "reference": float(r[0])}
+    return {"g50": float(g[-1]), "censored": True, "reference": float(r[0])}
+
+
+def json_safe(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python, arrays -> lists."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(float(value)) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def summarise(result: FamilyResult, seed: int, resamples: int = 1000) -> dict[str, Any]:
+    """The results.json entry of a family."""
+    head = result.metrics[result.headline]
+    valid = result.floor_valid.get(result.headline, True)
+    means = {row: head.mean(row) for row in ROWS}
+    norm = normalised(means["model"], means["ceiling"], means[result.floor]) if valid else math.nan
+    ci = bootstrap_ci(head, result.floor, seed, resamples) if valid else (math.nan, math.nan)
+    metrics = {}
+    for name, metric in result.metrics.items():
+        row_means = {row: metric.mean(row) for row in ROWS if row in metric.values}
+        ok = result.floor_valid.get(name, True)
+        metrics[name] = {
+            **row_means,
+            "higher_is_better": metric.higher_is_better,
+            "description": metric.description,
+            "normalised": normalised(row_means.get("model", math.nan), row_means.get("ceiling", math.nan),
+                                     row_means.get(result.floor, math.nan)) if ok else math.nan,
+            "floor_is_floor": ok,
+        }
+    out = {
+        "headline": result.headline,
+        "description": head.description,
+        "higher_is_better": head.higher_is_better,
+        "model": means["model"],
+        "ceiling": means["ceiling"],
+        "floors": {f: means[f] for f in FLOORS},
+        "floor": result.floor,
+        "floor_is_floor": valid,
+        "normalised": norm,
+        "ci": list(ci),
+        "normalised_vs": {f: normalised(means["model"], means["ceiling"], means[f]) for f in FLOORS},
+        "n_scenarios": len(result.scenarios),
+        "scenarios": result.scenarios,
+        "metrics": metrics,
+        **result.extras,
+    }
+    return json_safe(out)
+
+
+def per_scenario(values: dict[str, list[float]]) -> dict[str, np.ndarray]:
+    """Row -> list of per-scenario floats, as arrays."""
+    return {row: np.asarray(v, np.float64) for row, v in values.items()}

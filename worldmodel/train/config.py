@@ -1,0 +1,76 @@
+"""Typed configs of a training run: the optimisation loop (TrainConfig) and where clips come from (DataConfig)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainConfig:
+    """The generic training loop (worldmodel/train/trainer.py); Hydra group configs/train/."""
+
+    steps: int = 3000
+    """Total optimizer steps (a resumed run continues up to this count)."""
+    batch_size: int = 8
+    """Clips per step on each process (DDP: per rank)."""
+    lr: float = 1e-3
+    """Peak learning rate (AdamW)."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at lr * min_lr_ratio."""
+    warmup_steps: int = 100
+    """Linear warmup from 0 to lr."""
+    weight_decay: float = 0.01
+    """AdamW weight decay, applied to weight matrices/kernels only (not biases or norms)."""
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    """AdamW betas."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value (0 = off)."""
+    log_every: int = 25
+    """Write scalars to TensorBoard every N steps."""
+    media_every: int = 500
+    """Call module.log_media(writer, batch, step) every N steps (0 = never)."""
+    ckpt_every: int = 250
+    """Save a checkpoint every N steps (and always at the end)."""
+    keep_last: int = 1
+    """How many checkpoints to keep (the newest is the one resumed from)."""
+    num_workers: int = 0
+    """DataLoader worker processes."""
+    seed: int = 0
+    """Seed of the data order and of torch's RNG inside the loop."""
+    amp: bool = True
+    """bf16 autocast on CUDA (ignored on CPU, which trains in fp32)."""
+    device: str = "auto"
+    """"auto" (CUDA if available, else CPU), "cpu" or "cuda"."""
+    find_unused_parameters: bool = False
+    """DDP: set when some parameters get no gradient in some steps."""
+    progress: bool = True
+    """Show a tqdm progress bar (rank 0)."""
+    threads: int = 0
+    """torch.set_num_threads on CPU (0 = leave torch's default)."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the offending key."""
+        for key in ("steps", "batch_size", "log_every", "ckpt_every", "keep_last"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"train config '{key}' must be >= 1, got {getattr(self, key)}")
+        for key in ("warmup_steps", "media_every", "num_workers", "grad_clip", "weight_decay", "threads"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"train config '{key}' must be >= 0, got {getattr(self, key)}")
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError("train config 'lr' must be > 0 and 'min_lr_ratio' in [0, 1]")
+        if len(self.betas) != 2:
+            raise ValueError(f"train config 'betas' must have 2 values, got {list(self.betas)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"train config 'device' must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass
+class DataConfig:
+    """Where training clips come from: `worldmodel.data.open_dataset(path).clips(clip_len, seed)`."""
+
+    path: str = "data/blockworld"
+    """Episode store directory (written by `wm collect` or `wm import`)."""
+    clip_len: int = 4
+    """Frames per clip."""
+    seed: int = 0
+    """Seed of the clip sampler."""
