@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from envs.actions import noop_action
-from envs.blockworld import blocks as B
 from envs.blockworld.env import BlockWorldEnv
 from worldmodel.probes import auxstore
 from worldmodel.probes.adapters import CopyLast, FrozenFirst, Oracle, ShuffledActions, shuffle_script
@@ -151,3 +150,12 @@ def test_aux_models_round_trip(tmp_path) -> None:
         auxstore.read_aux("idm", tmp_path / "bad" / "idm.safetensors")
 
 
+
+
+def test_train_aux_cli_writes_loadable_weights(tmp_path) -> None:
+    from worldmodel.probes.cli import main
+
+    assert main(["train-aux", "--steps", "2", "--aux-dir", str(tmp_path)], prog="wm probe") == 0
+    aux = auxstore.load_all(tmp_path, allow_train=False)
+    assert aux.info["segmenter"]["path"] == str(tmp_path / "segmenter.safetensors")
+    assert aux.info["idm"]["metrics"]["steps"] == 2.0

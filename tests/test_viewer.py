@@ -110,7 +110,8 @@ def test_headless_replay_writes_one_frame_per_action(tmp_path: Path) -> None:
              {"jump": 1}, {"hotbar.2": 1}]
     script.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     out = tmp_path / "replay.mp4"
-    code = cli.main(["--headless", "--actions", str(script), "--record", str(out), "--seed", "1", "--size", "32"],
+    code = cli.main(["--env", "BlockWorld-v0", "--headless", "--actions", str(script), "--record", str(out),
+                     "--seed", "1", "--size", "32"],
                     prog="wm play")
     assert code == 0 and out.exists()
     with av.open(str(out)) as container:

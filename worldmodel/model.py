@@ -98,6 +98,12 @@ class WorldModel:
         if self._rollout is not None:
             self._rollout.generators = self._generators
 
+    def seed_worlds(self, worlds: Sequence[int], seeds: Sequence[int]) -> None:
+        """Reseed the sampling of some worlds of a batched rollout (world w then draws from a generator seeded s),
+        so a vector env's autoreset world replays exactly like a single env reset with that seed."""
+        for world, seed in zip(worlds, seeds):
+            self._generators[int(world)].manual_seed(int(seed))
+
     def _encode(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames (..., H, W, 3) -> tokens (..., N)."""
         lead = frames.shape[:-3]

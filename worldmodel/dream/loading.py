@@ -52,15 +52,6 @@ def resolve_model(model: Any, device: str | torch.device | None = "auto") -> Wor
 
 
 def seed_worlds(model: WorldModel, worlds: list[int], seeds: list[int]) -> None:
-    """Reseed the sampling of some worlds of a batched rollout (world i draws from a generator seeded seeds[j]).
-
-    Needed so world i of a vector env equals a single env reset with the same seed, also after an autoreset.
-    Uses WorldModel.seed_worlds when the model offers it; otherwise reseeds the per-world generators that
-    WorldModel shares with its rollout (a private detail of worldmodel/model.py, hence the fallback only).
-    """
-    if hasattr(model, "seed_worlds"):
-        model.seed_worlds(worlds, seeds)
-        return
-    generators = model._generators  # noqa: SLF001 (see docstring)
-    for world, seed in zip(worlds, seeds):
-        generators[world].manual_seed(int(seed))
+    """Reseed the sampling of some worlds of a batched rollout, so world i of a vector env equals a single env
+    reset with the same seed, also after an autoreset."""
+    model.seed_worlds(worlds, seeds)

@@ -184,17 +184,18 @@ def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, p
                ) -> tuple[Predictor, Any | None, int | None, tuple[int, int] | None]:
     """`spec` -> (predictor, tokenizer or None, context window in frames or None, frame (H, W) or None).
 
-    spec: "oracle", "copy-last", "frozen-first", "bundled", or a WorldModel directory. A bad spec -> ValueError.
+    spec: "oracle", "copy-last", "frozen-first", "bundled", "random" (an untrained default-size model, to time
+    the suite), or a WorldModel directory. A bad spec -> ValueError; a missing bundled model -> FileNotFoundError.
     """
     if spec in BUILTIN:
         cls = BUILTIN[spec]
         return (cls(pool) if cls is Oracle else cls()), None, None, None
-    if spec != "bundled" and not Path(spec).is_dir():
-        raise ValueError(f"--model: {spec!r} is neither a built-in ({', '.join(BUILTIN)}, bundled) nor a "
+    if spec not in ("bundled", "random") and not Path(spec).is_dir():
+        raise ValueError(f"--model: {spec!r} is neither a built-in ({', '.join(BUILTIN)}, bundled, random) nor a "
                          "WorldModel directory")
-    from worldmodel.model import WorldModel
+    from worldmodel.bench import build_model  # 'random' = untrained default configuration (runtime checks only)
 
-    wm = WorldModel.load(None if spec == "bundled" else spec, device=device)
+    wm = build_model(spec, device)
     adapter = WorldModelAdapter(wm, batch, seed)
     return adapter, wm.tokenizer, adapter.context_frames, (int(wm.frame_shape[0]), int(wm.frame_shape[1]))
 

@@ -23,7 +23,8 @@ LANDMARK_BLOCKS = (B.GOLD, B.DIAMOND, *B.WOOLS)  # what the probes place as land
 PILLAR_BLOCKS = (*LANDMARK_BLOCKS, B.PLANKS, B.LOG, B.STONE, B.DIRT, B.SAND, B.COAL_ORE, B.IRON_ORE)
 CAMERA_STEPS = (0.6, 1.6, 3.2, 5.8, 10.0)  # the world model's camera bin centres (dynamics/actions.py)
 IDM_BUTTONS = ("forward", "back", "left", "right", "jump", "attack")
-IDM_LABELS = IDM_BUTTONS + ("hotbar",)  # binary outputs of the IDM; "hotbar" = the selected slot changed
+IDM_LABELS = IDM_BUTTONS + ("hotbar",)
+MOVE_MIN = 0.08  # blocks per tick along a movement key's direction for it to count (walking moves 0.216)  # binary outputs of the IDM; "hotbar" = the selected slot changed
 
 
 def random_inventory(env: BlockWorldEnv, rng: np.random.Generator) -> None:
@@ -114,30 +115,31 @@ class Babbler:
         self.left = self.episode_len
 
     def _new_action(self) -> None:
-        """A random action held for 1-10 ticks; one-shot keys (jump, attack, use, hotbar) press on the first tick."""
+        """A random action held for 1-10 ticks: half the time one action type alone (as the probes command
+        them), otherwise a random combination. One-shot keys (jump, attack, use, hotbar) act on the first tick."""
         rng = self.rng
         a = noop_action()
-        move = rng.random()
-        if move < 0.3:
-            a["forward"] = 1
-            a["sprint"] = int(rng.random() < 0.2)
-        elif move < 0.42:
-            a["back"] = 1
-        elif move < 0.52:
-            a["left"] = 1
-        elif move < 0.62:
-            a["right"] = 1
-        a["sneak"] = int(rng.random() < 0.04)
-        if rng.random() < 0.55:
+        alone = rng.random() < 0.5
+        kind = rng.choice(["move", "yaw", "pitch", "jump", "attack", "hotbar", "idle"],
+                          p=[0.3, 0.2, 0.12, 0.12, 0.1, 0.06, 0.1])
+        if not alone or kind == "move":
+            move = rng.random() if not alone else 0.38 * rng.random()
+            for key, upper in (("forward", 0.15), ("back", 0.22), ("left", 0.30), ("right", 0.38)):
+                if move < upper:
+                    a[key] = 1
+                    break
+            a["sprint"] = int(a["forward"] and rng.random() < 0.2)
+            a["sneak"] = int(not alone and rng.random() < 0.04)
+        if (not alone and rng.random() < 0.5) or kind == "yaw":
             a["camera"][1] = float(rng.choice(CAMERA_STEPS)) * float(rng.choice([-1, 1]))
-        if rng.random() < 0.3:
+        if (not alone and rng.random() < 0.25) or kind == "pitch":
             pitch = float(self.env.player.pitch)
             sign = -np.sign(pitch) if abs(pitch) > 50 else float(rng.choice([-1, 1]))
             a["camera"][0] = float(rng.choice(CAMERA_STEPS)) * sign
-        a["jump"] = int(rng.random() < 0.15)
-        a["attack"] = int(rng.random() < 0.12)
-        a["use"] = int(rng.random() < 0.05)  # placing changes frames too; not a label (the probes do not score it)
-        if rng.random() < 0.08:
+        a["jump"] = int((not alone and rng.random() < 0.12) or kind == "jump")
+        a["attack"] = int((not alone and rng.random() < 0.1) or kind == "attack")
+        a["use"] = int(not alone and rng.random() < 0.05)  # placing changes frames; not a label (no probe scores it)
+        if (not alone and rng.random() < 0.06) or kind == "hotbar":
             a[HOTBAR[int(rng.integers(0, 9))]] = 1
         self.action = a
         self.hold = int(rng.integers(1, 11))
@@ -157,13 +159,20 @@ class Babbler:
         before = env.observe().copy()
         p0 = env.player
         on_ground, pitch0, yaw0 = p0.on_ground or p0.in_water, p0.pitch, p0.yaw
+        p0_pos = p0.position.copy()
         n_edits, slot0 = len(env.edits), env.inventory.selected
         env.step(act)
         after = env.observe().copy()
         new_edits = env.edits[n_edits:]
         labels = np.zeros(len(IDM_LABELS), np.float32)
+        # movement labels count only when the body moved that way (keys held against a wall show nothing)
+        moved = env.player.position - p0_pos
+        rad = np.radians(yaw0)
+        fwd, right = np.array([-np.sin(rad), np.cos(rad)]), np.array([-np.cos(rad), -np.sin(rad)])
+        along = {"forward": moved[[0, 2]] @ fwd, "back": -moved[[0, 2]] @ fwd, "left": -moved[[0, 2]] @ right,
+                 "right": moved[[0, 2]] @ right}
         for i, key in enumerate(IDM_BUTTONS[:4]):
-            labels[i] = act[key]
+            labels[i] = float(act[key] and along[key] > MOVE_MIN)
         labels[4] = float(act["jump"] and on_ground)
         labels[5] = float(any(e[5] == B.AIR for e in new_edits))
         labels[6] = float(env.inventory.selected != slot0)

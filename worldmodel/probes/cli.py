@@ -26,7 +26,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                                      "permanence, look-back, loop closure, edits, action following, drift.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bundled", metavar="M",
-                        help="bundled (default), oracle, copy-last, frozen-first, or a WorldModel directory")
+                        help="bundled (default), oracle, copy-last, frozen-first, a WorldModel directory, "
+                        "or random (untrained default-size model: times the suite, scores mean nothing)")
     parser.add_argument("--suite", default="all", metavar="S", help="suite name(s), comma-separated, or all")
     parser.add_argument("--out", type=Path, default=Path("probe_results"), metavar="DIR",
                         help="output directory for results.json, report.md and plots/ (default ./probe_results)")

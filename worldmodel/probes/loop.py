@@ -1,4 +1,4 @@
-"""Family C, walk loop closure: A->B->A walks and square loops (path lengths of 6 to 48 blocks) that come back to
+"""Family C, walk loop closure: A->B->A walks and square loops (path lengths of 6 to 40 blocks) that come back to
 the start; scores on the return leg (seen surfaces) and the end-of-loop error (view and pose-search error).
 
 The prompt pans across the walking direction (ending 50 degrees past it); the script faces the direction, walks
@@ -18,19 +18,36 @@ from worldmodel.probes.measure import Measure, frame_at
 from worldmodel.probes.posesearch import yaw_difference
 from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun
 from worldmodel.probes.scoring import FamilyResult
-from worldmodel.probes.scripting import ScriptBuilder, clear_path, noop, pan_prompt, spawn_feet, turn, world_seed
+from envs.blockworld.worldgen import surface_y
+from worldmodel.probes.scripting import (GROUND, ScriptBuilder, clear_path, noop, pan_prompt, spawn_feet, turn,
+                                         world_seed)
 
 NAME = "loop"
-LOOPS = (("ab", 3), ("ab", 8), ("square", 2), ("square", 5), ("square", 12))
+LOOPS = (("ab", 3), ("ab", 8), ("square", 2), ("square", 5), ("square", 10))
 QUICK_LOOPS = (("ab", 3), ("square", 2))
 END_OFFSET = 50.0
 HOLD = 2
 RETURN_SAMPLES = 6  # frames of the return leg that are scored
+MAX_TRIES = 6  # simulated start candidates per loop (the best-closing one is kept)
 
 
 def path_length(kind: str, size: int) -> int:
     """Blocks walked by a loop."""
     return 2 * size if kind == "ab" else 4 * size
+
+
+def loop_clear(voxels: np.ndarray, feet: np.ndarray, yaw: float, kind: str, size: int, sign: float) -> bool:
+    """True when every leg of the loop runs over clear, walkable ground (checked before simulating it)."""
+    if kind == "ab":
+        return clear_path(voxels, feet, yaw, size)
+    corner = np.asarray(feet, np.float64).copy()
+    for leg in range(4):
+        heading = yaw + 90.0 * sign * leg
+        if not clear_path(voxels, corner, heading, size):
+            return False
+        rad = np.radians(heading)
+        corner = corner + size * np.array([-np.sin(rad), 0.0, np.cos(rad)])
+    return True
 
 
 def _script(builder: ScriptBuilder, kind: str, size: int, rate: float, sign: float) -> None:
@@ -47,23 +64,35 @@ def _script(builder: ScriptBuilder, kind: str, size: int, rate: float, sign: flo
     builder.add(noop(HOLD))
 
 
+def start_spots(voxels: np.ndarray, feet: np.ndarray, count: int = 5) -> list[np.ndarray]:
+    """The spawn, then dry standing spots a few blocks around it (other places a loop may fit)."""
+    spots = [np.asarray(feet, np.float64)]
+    for dx, dz in ((4, 0), (-4, 0), (0, 4), (0, -4), (4, 4), (-4, -4))[: count - 1]:
+        x, z = int(feet[0]) + dx, int(feet[2]) + dz
+        g = surface_y(voxels, x, z)
+        if voxels[x, g, z] in GROUND:
+            spots.append(np.array([x + 0.5, g + 1.0, z + 0.5]))
+    return spots
+
+
 def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
-    """Loop kinds x worlds; per loop the start direction whose truth loop closes best."""
+    """Loop kinds x worlds; per loop the start spot and direction whose truth loop closes best (legs over clear
+    ground are simulated first, then others, MAX_TRIES in all)."""
     env = pool.get(cfg.height, cfg.width)
     r, p = cfg.turn_rate, cfg.prompt_len
     out = []
     for i in range(cfg.n_seeds):
         ws = world_seed(cfg.seed, NAME, i)
-        feet = spawn_feet(env, ws)
+        spawn = spawn_feet(env, ws)
         base = float(np.random.default_rng(ws).uniform(0, 360))
+        spots = start_spots(env.voxels, spawn)
         for kind, size in (QUICK_LOOPS if cfg.quick else LOOPS):
+            cands = [(feet, base + 45.0 * k, 1.0 if k % 2 == 0 else -1.0) for feet in spots for k in range(8)]
+            ok = [loop_clear(env.voxels, c[0], c[1], kind, size, c[2]) for c in cands]
+            order = ([c for c, good in zip(cands, ok) if good] + [c for c, good in zip(cands, ok) if not good])
+            order = order[:MAX_TRIES]
             best = None
-            for k in range(8):
-                yaw = base + 45.0 * k
-                sign = 1.0 if k % 2 == 0 else -1.0
-                env.reset(seed=ws)
-                if not clear_path(env.voxels, feet, yaw, min(size, 4)) and k < 7:
-                    continue
+            for feet, yaw, sign in order:
                 start = Scenario(NAME, f"{kind}{size}_world{i}", ws, (*feet, yaw + END_OFFSET - r * (p - 1), 0.0),
                                  pan_prompt(p, r), [], tags={"kind": kind, "size": size,
                                                              "path_blocks": path_length(kind, size)})
@@ -74,6 +103,7 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
                     best = (closure, builder.finish(truth_closure_blocks=closure))
                 if closure < 0.3:
                     break
+            env.reset(seed=ws)  # builders stepped the env; the next loop checks the clean world
             if best is not None:
                 out.append(best[1])
     return out

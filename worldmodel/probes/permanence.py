@@ -24,7 +24,7 @@ from worldmodel.probes.scripting import noop, pan_prompt, pillar_site, spawn_fee
 from worldmodel.probes.visibility import cells_mask
 
 NAME = "permanence"
-LANDMARKS = (B.GOLD, B.DIAMOND, B.WOOL_RED, B.WOOL_BLUE, B.WOOL_YELLOW, B.WOOL_GREEN)
+LANDMARKS = (B.WOOL_BLUE, B.WOOL_RED, B.DIAMOND, B.GOLD, B.WOOL_YELLOW, B.WOOL_GREEN)  # most legible first
 END_OFFSET = 50.0  # degrees past the landmark where the prompt ends (landmark out of the 70 degree view)
 DIST = 5.0
 HOLD = 2  # frames held after the return; the return frame and these are scored

@@ -82,6 +82,9 @@ def plot_family(name: str, result: FamilyResult, summary: dict[str, Any], path: 
             g = [p[0] for p in points]
             ax.plot(g, [p[1] for p in points], "o-", color=ROW_COLORS[row], label=row)
         ax.set_xscale("log")
+        ticks = sorted({round(p[0]) for points in extras["recall_curve"].values() for p in points})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.axvline(extras["context_frames"], color="grey", ls=":", label="context window")
         ax.set_xlabel("gap (frames out of view)")
         ax.set_ylabel("landmark recall")
@@ -115,26 +118,32 @@ def plot_family(name: str, result: FamilyResult, summary: dict[str, Any], path: 
     return True
 
 
+def strip_image(truth: np.ndarray, pred: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Truth frames (K, H, W, 3) in a top row over the predicted ones, white gaps between: (2H+gap, K(W+gap), 3)."""
+    k, h, w, _ = truth.shape
+    out = np.full((2 * h + gap, k * (w + gap) - gap, 3), 255, np.uint8)
+    for c in range(k):
+        out[:h, c * (w + gap) : c * (w + gap) + w] = truth[c]
+        out[h + gap :, c * (w + gap) : c * (w + gap) + w] = pred[c]
+    return out
+
+
 def save_strip(result: FamilyResult, path: Path) -> bool:
-    """Ground truth (top) | model (bottom) frame strips of a family; False when it has none."""
+    """Ground truth (top) | model (bottom) frame strips of a family, one image per strip stacked; False if none."""
     if not result.strips:
         return False
     plt = _plt()
     strips = result.strips
-    k = max(len(s.labels) for s in strips)
-    fig, axes = plt.subplots(2 * len(strips), k, figsize=(1.3 * k, 2.8 * len(strips)), squeeze=False)
-    for s_i, strip in enumerate(strips):
-        for c in range(k):
-            for r, (frames, who) in enumerate(((strip.truth, "truth"), (strip.pred, "model"))):
-                ax = axes[2 * s_i + r][c]
-                ax.axis("off")
-                if c < len(strip.labels):
-                    ax.imshow(frames[c], interpolation="nearest")
-                    if r == 0:
-                        ax.set_title(strip.labels[c], fontsize=7)
-                    if c == 0:
-                        ax.text(-4, 32, who, rotation=90, va="center", ha="right", fontsize=7)
-        axes[2 * s_i][0].text(0, -14, strip.title, fontsize=8, ha="left")
+    fig, axes = plt.subplots(len(strips), 1, figsize=(1.1 * max(len(s.labels) for s in strips) + 1,
+                                                      2.4 * len(strips)), squeeze=False)
+    for ax, strip in zip(axes[:, 0], strips):
+        image = strip_image(strip.truth, strip.pred)
+        h, w = strip.truth.shape[1:3]
+        ax.imshow(image, interpolation="nearest")
+        ax.set_xticks([c * (w + 2) + w / 2 for c in range(len(strip.labels))], strip.labels, fontsize=7)
+        ax.set_yticks([h / 2, h + 2 + h / 2], ["truth", "model"], fontsize=7)
+        ax.tick_params(length=0)
+        ax.set_title(strip.title, fontsize=8, loc="left")
     _save(fig, path)
     return True
 

@@ -78,17 +78,25 @@ def segment(model: Segmenter, frames: np.ndarray, batch: int = 64) -> np.ndarray
     return np.concatenate(out) if out else np.zeros((0, *frames.shape[1:3]), np.uint8)
 
 
+def _down_up(x: Tensor, factor: int) -> Tensor:
+    """Average-pool by `factor` and upsample back (bilinear): detail lost the way a coarse decoder loses it."""
+    return F.interpolate(F.avg_pool2d(x, factor), scale_factor=float(factor), mode="bilinear", align_corners=False)
+
+
 def augment(x: Tensor, generator: torch.Generator) -> Tensor:
-    """Blur, down-up-sampling and noise at random strengths (model frames are softer than rendered ones)."""
+    """Degrade like model frames: per sample a random mix with a blurred (3x3), 2x or 4x down-up-sampled copy,
+    a small colour gain and noise. World-model frames are softer than renders; the ids must stay readable."""
     n = x.shape[0]
-    r = torch.rand(n, 3, generator=generator)
+    r = torch.rand(n, 5, generator=generator)
     blurred = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    soft = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="bilinear", align_corners=False)
-    w_blur = (r[:, 0] * (r[:, 0] > 0.5)).view(n, 1, 1, 1)
-    w_soft = (r[:, 1] * (r[:, 1] > 0.6)).view(n, 1, 1, 1)
-    x = x * (1 - w_blur - w_soft).clamp_min(0) + blurred * w_blur + soft * w_soft
-    sigma = (r[:, 2] * 0.08).view(n, 1, 1, 1)
-    return x + sigma * torch.randn(x.shape, generator=generator)
+    soft = torch.stack([blurred, _down_up(x, 2), _down_up(x, 4)])  # (3, N, C, H, W)
+    pick = (r[:, 0] * 3).long().clamp(max=2)
+    degraded = soft[pick, torch.arange(n)]
+    w = (r[:, 1] * (r[:, 2] > 0.25)).view(n, 1, 1, 1)  # a quarter of the samples stay sharp
+    x = x * (1 - w) + degraded * w
+    gain = 1.0 + (torch.rand(n, 3, 1, 1, generator=generator) - 0.5) * 0.12 * (r[:, 3] > 0.5).view(n, 1, 1, 1)
+    x = (x + 1.0) * gain - 1.0
+    return x + (r[:, 4] * 0.08).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator)
 
 
 def class_weights(ids: np.ndarray, classes: int) -> Tensor:
@@ -105,14 +113,16 @@ def accuracy(pred: np.ndarray, ids: np.ndarray) -> float:
 
 
 def train_segmenter(steps: int = 3000, batch: int = 16, lr: float = 3e-3, seed: int = 0, size: int = 64,
-                    cfg: SegmenterConfig | None = None,
-                    log: Callable[[str], None] | None = None) -> tuple[Segmenter, dict[str, float]]:
-    """Train on freshly rendered views; returns the model (eval mode) and held-out metrics."""
+                    cfg: SegmenterConfig | None = None, log: Callable[[str], None] | None = None,
+                    init: Segmenter | None = None) -> tuple[Segmenter, dict[str, float]]:
+    """Train on freshly rendered views (from scratch, or fine-tune `init`); returns the model (eval mode) and
+    held-out metrics."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     sampler = ViewSampler(seed, size)
-    model = Segmenter(cfg)
-    probe_frames, probe_ids = sampler.sample(256)
+    model = init if init is not None else Segmenter(cfg)
+    small = steps < 100  # smoke runs (tests): smaller samples for the class weights and the held-out check
+    probe_frames, probe_ids = sampler.sample(32 if small else 256)
     weights = class_weights(probe_ids, model.cfg.classes)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     keep = torch.as_tensor(~hud_mask(size, size))
@@ -132,7 +142,7 @@ def train_segmenter(steps: int = 3000, batch: int = 16, lr: float = 3e-3, seed: 
         if log is not None and (step % 200 == 0 or step == steps - 1):
             log(f"segmenter step {step}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f}s)")
     model.eval()
-    held_frames, held_ids = ViewSampler(seed + 10_007, size).sample(128)
+    held_frames, held_ids = ViewSampler(seed + 10_007, size).sample(16 if small else 128)
     metrics = {"accuracy_gt": accuracy(segment(model, held_frames), held_ids), "steps": float(steps)}
     return model, metrics
 
