@@ -23,11 +23,12 @@ def main() -> None:
     parser.add_argument("--suite", default="all")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        argv = ["--model", args.model, "--suite", args.suite, "--seeds", str(args.seeds), "--out", tmp, "--no-progress"]
+        argv = ["--model", args.model, "--suite", args.suite, "--seeds", str(args.seeds), "--out", tmp, "--no-progress",
+                "--threads", str(args.threads)]
         code = probe_main(argv + (["--quick"] if args.quick else []), prog="bench_probes")
         if code:
             raise SystemExit(code)

@@ -90,7 +90,7 @@ def test_turns_sum_to_the_angle_on_bin_centres() -> None:
 
 def test_normalised_bootstrap_and_half_life() -> None:
     assert normalised(0.5, 1.0, 0.0) == 0.5 and normalised(2.0, 1.0, 3.0) == 0.5  # lower-is-better works too
-    assert math.isnan(normalised(1.0, 1.0, 1.0))
+    assert math.isnan(normalised(1.0, 1.0, 1.0)) and math.isnan(normalised(0.5, 0.2, 0.8, higher_is_better=True))
     m = Metric({"model": np.array([0.5, 0.6, 0.7]), "ceiling": np.ones(3), "copy_last": np.zeros(3)})
     lo, hi = bootstrap_ci(m, "copy_last", seed=0, resamples=200)
     assert lo <= 0.6 <= hi and bootstrap_ci(m, "copy_last", 0, 200) == (lo, hi)  # seeded
@@ -117,7 +117,8 @@ def test_reference_rows(run) -> None:
     assert (CopyLast().predict([truth], [truth.scenario.script])[0] == truth.prompt_frames[-1]).all()
     assert FrozenFirst().predict([truth], [truth.scenario.script])[0].shape == (t, 64, 64, 3)
     shuffled = shuffle_script(truth.scenario.script, 1)
-    assert sorted(float(a["camera"][1]) for a in shuffled) == sorted(float(a["camera"][1]) for a in truth.scenario.script)
+    yaws = sorted(float(a["camera"][1]) for a in truth.scenario.script)
+    assert sorted(float(a["camera"][1]) for a in shuffled) == yaws
     out = ShuffledActions(Oracle(pool), seed=1).predict([truth], [truth.scenario.script])[0]
     assert out.shape == truth.script_frames.shape
 

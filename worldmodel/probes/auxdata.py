@@ -23,8 +23,8 @@ LANDMARK_BLOCKS = (B.GOLD, B.DIAMOND, *B.WOOLS)  # what the probes place as land
 PILLAR_BLOCKS = (*LANDMARK_BLOCKS, B.PLANKS, B.LOG, B.STONE, B.DIRT, B.SAND, B.COAL_ORE, B.IRON_ORE)
 CAMERA_STEPS = (0.6, 1.6, 3.2, 5.8, 10.0)  # the world model's camera bin centres (dynamics/actions.py)
 IDM_BUTTONS = ("forward", "back", "left", "right", "jump", "attack")
-IDM_LABELS = IDM_BUTTONS + ("hotbar",)
-MOVE_MIN = 0.08  # blocks per tick along a movement key's direction for it to count (walking moves 0.216)  # binary outputs of the IDM; "hotbar" = the selected slot changed
+IDM_LABELS = IDM_BUTTONS + ("hotbar",)  # binary outputs of the IDM; "hotbar" = the selected slot changed
+MOVE_MIN = 0.08  # blocks per tick along a movement key's direction for it to count (walking moves 0.216)
 
 
 def random_inventory(env: BlockWorldEnv, rng: np.random.Generator) -> None:

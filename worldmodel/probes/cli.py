@@ -44,7 +44,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--env", default=None, metavar="ID",
                         help="generic look-away-and-back probe on any Gymnasium env with the canonical camera action")
     parser.add_argument("--corruption", action="store_true", help="also run the corruption harness (oracle rows)")
-    parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="torch CPU threads (default 1: on a busy machine more threads can be 10x slower; "
+                        "try 2 on an idle 2-core CPU)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

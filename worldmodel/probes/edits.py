@@ -126,7 +126,8 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
                 kind = "break" if new == 0 else "place"
                 vals_r, vals_v = [], []
                 for i in end:
-                    region = cell_region([cell], run.poses[i], run.depth[i], run.world_shape, run.fov_deg) & measure.world
+                    region = cell_region([cell], run.poses[i], run.depth[i], run.world_shape, run.fov_deg)
+                    region &= measure.world
                     changed_union |= region
                     undo = undo_ids(run, i, cell, old, textures)
                     diff = region & (undo != truth_ids[i])

@@ -72,7 +72,8 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
                     continue
                 ref = yaw_to(feet, (cells[1][0] + 0.5, 0.0, cells[1][2] + 0.5))
                 heading = ref + 44.0
-                if not all(clear_path(env.voxels, feet, heading + off, d) for off, d in ((0, 2.5), (-90, 1.8), (90, 1.8))):
+                legs = ((0, 2.5), (-90, 1.8), (90, 1.8))  # forward/back, left, right
+                if not all(clear_path(env.voxels, feet, heading + off, d) for off, d in legs):
                     continue
                 block = LANDMARKS[(i + 2) % len(LANDMARKS)]
                 start = Scenario(NAME, f"tour_world{i}", ws, (*feet, ref - r * (p - 1), 0.0), pan_prompt(p, r), [],

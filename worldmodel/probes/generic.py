@@ -113,7 +113,8 @@ class ReplayOracle:
             if script is run.scenario.script:
                 out.append(run.script_frames)
             else:
-                out.append(play(self.make_env, run.scenario.seed, [*run.scenario.prompt_actions, *script])[run.prompt_len:])
+                frames = play(self.make_env, run.scenario.seed, [*run.scenario.prompt_actions, *script])
+                out.append(frames[run.prompt_len :])
         return out
 
 
@@ -174,7 +175,8 @@ def run_generic_cli(args: Any, model: Predictor, tokenizer: Any | None, cfg: Any
     summary, raw = generic_lookback(make_env, predictor, tokenizer, seeds, cfg.prompt_len, cfg.quick,
                                     bootstrap=cfg.bootstrap, seed=cfg.seed)
     results = {"format": FORMAT, "model": args.model, "env": args.env, "suites": [NAME],
-               "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}, "rows": list(raw.metrics["ssim"].values),
+               "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+               "rows": list(raw.metrics["ssim"].values),
                "aux": {"segmenter": {}, "idm": {}}, "runtime_s": round(time.time() - start, 2),
                "families": {NAME: summary}}
     paths = write_report(args.out, results, {NAME: raw})

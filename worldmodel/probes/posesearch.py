@@ -103,7 +103,8 @@ class PoseSearch:
         target = self._target(frame)
         best, width = 0.0, None
         for step in (0.2, 0.05):
-            grid = np.arange(lo, hi + 1e-6, step) if width is None else np.arange(best - width, best + width + 1e-6, step)
+            a, b = (lo, hi) if width is None else (best - width, best + width)
+            grid = np.arange(a, b + 1e-6, step)
             poses = [np.concatenate([prior[:3] + o * d, prior[3:]]) for o in grid]
             costs = [self.cost(target, voxels, p) for p in poses]
             best, width = float(grid[int(np.argmin(costs))]), 0.2

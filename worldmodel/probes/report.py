@@ -165,7 +165,8 @@ def markdown(results: dict[str, Any], images: dict[str, list[str]]) -> str:
         floors = fam["floors"]
         norm = _fmt(fam["normalised"]) if fam["floor_is_floor"] else "n/a (no floor)"
         lines.append(f"| {fam['letter']} {name} | {fam['headline']} | {_fmt(fam['model'])} | {_fmt(fam['ceiling'])} | "
-                     f"{_fmt(floors['copy_last'])} | {_fmt(floors['frozen_first'])} | {_fmt(floors['shuffled_actions'])}"
+                     f"{_fmt(floors['copy_last'])} | {_fmt(floors['frozen_first'])} | "
+                     f"{_fmt(floors['shuffled_actions'])}"
                      f" | {norm} [{_fmt(fam['ci'][0], 2)}, {_fmt(fam['ci'][1], 2)}] |")
     seg = results["aux"]["segmenter"]
     lines += ["", f"Segmenter: held-out accuracy {_fmt(seg.get('metrics', {}).get('accuracy_gt'))}; on this run's "

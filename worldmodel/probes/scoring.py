@@ -59,9 +59,12 @@ class FamilyResult:
     strips: list[Strip] = field(default_factory=list)
 
 
-def normalised(model: float, ceiling: float, floor: float) -> float:
-    """(model - floor) / (ceiling - floor); NaN when ceiling and floor coincide or a value is missing."""
+def normalised(model: float, ceiling: float, floor: float, higher_is_better: bool | None = None) -> float:
+    """(model - floor) / (ceiling - floor); NaN when a value is missing, when ceiling and floor coincide, or (given
+    the metric's direction) when the ceiling is not better than the floor: then there is no scale to read."""
     if not all(math.isfinite(v) for v in (model, ceiling, floor)) or abs(ceiling - floor) < DEGENERATE:
+        return math.nan
+    if higher_is_better is not None and (ceiling > floor) != higher_is_better:
         return math.nan
     return (model - floor) / (ceiling - floor)
 
@@ -82,7 +85,7 @@ def bootstrap_ci(metric: Metric, floor: str, seed: int, resamples: int = 1000, l
             s = v[sample]
             s = s[np.isfinite(s)]
             means.append(float(s.mean()) if s.size else math.nan)
-        stats.append(normalised(*means))
+        stats.append(normalised(*means, metric.higher_is_better))
     stats_arr = np.asarray(stats)
     stats_arr = stats_arr[np.isfinite(stats_arr)]
     if stats_arr.size < resamples // 2:
@@ -133,7 +136,8 @@ def summarise(result: FamilyResult, seed: int, resamples: int = 1000) -> dict[st
     head = result.metrics[result.headline]
     valid = result.floor_valid.get(result.headline, True)
     means = {row: head.mean(row) for row in ROWS}
-    norm = normalised(means["model"], means["ceiling"], means[result.floor]) if valid else math.nan
+    hib = head.higher_is_better
+    norm = normalised(means["model"], means["ceiling"], means[result.floor], hib) if valid else math.nan
     ci = bootstrap_ci(head, result.floor, seed, resamples) if valid else (math.nan, math.nan)
     metrics = {}
     for name, metric in result.metrics.items():
@@ -143,8 +147,9 @@ def summarise(result: FamilyResult, seed: int, resamples: int = 1000) -> dict[st
             **row_means,
             "higher_is_better": metric.higher_is_better,
             "description": metric.description,
-            "normalised": normalised(row_means.get("model", math.nan), row_means.get("ceiling", math.nan),
-                                     row_means.get(result.floor, math.nan)) if ok else math.nan,
+            "normalised": (normalised(row_means.get("model", math.nan), row_means.get("ceiling", math.nan),
+                                      row_means.get(result.floor, math.nan), metric.higher_is_better)
+                           if ok else math.nan),
             "floor_is_floor": ok,
         }
     out = {
@@ -158,7 +163,7 @@ def summarise(result: FamilyResult, seed: int, resamples: int = 1000) -> dict[st
         "floor_is_floor": valid,
         "normalised": norm,
         "ci": list(ci),
-        "normalised_vs": {f: normalised(means["model"], means["ceiling"], means[f]) for f in FLOORS},
+        "normalised_vs": {f: normalised(means["model"], means["ceiling"], means[f], hib) for f in FLOORS},
         "n_scenarios": len(result.scenarios),
         "scenarios": result.scenarios,
         "metrics": metrics,
