@@ -12,15 +12,6 @@ from worldmodel.dynamics.actions import camera_bin_centers, quantize_camera
 from worldmodel.dynamics.sampling import decided_after, maskgit_decode, random_mask
 from worldmodel.tokenizer import Tokenizer, TokenizerConfig
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny ops on a shared 2-core machine run fastest (and steadiest) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = dict(d_model=32, n_layers=2, n_heads=2, context_frames=3, head_layers=1, lam_dim=16, lam_layers=1,
             lam_heads=2, lam_levels=[3, 3])
 

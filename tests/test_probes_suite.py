@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 
 from worldmodel.probes.adapters import CopyLast
 from worldmodel.probes.auxstore import load_all
@@ -18,15 +17,6 @@ from worldmodel.probes.suite import FAMILIES, run_suite
 
 FAMILY_KEYS = {"letter", "headline", "description", "higher_is_better", "model", "ceiling", "floors", "floor",
                "floor_is_floor", "normalised", "ci", "normalised_vs", "n_scenarios", "scenarios", "metrics"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small ops on a shared 2-core machine run steadiest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

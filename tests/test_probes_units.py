@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from envs.actions import noop_action
 from envs.blockworld.env import BlockWorldEnv
@@ -19,15 +18,6 @@ from worldmodel.probes.scoring import Metric, bootstrap_ci, half_life, json_safe
 from worldmodel.probes.scripting import pan_prompt, spawn_feet, turn
 from worldmodel.probes.segmenter import Segmenter, segment
 from worldmodel.probes.visibility import SeenSet, cell_region, cells_mask, hud_mask, read_selected_slot, surface_keys
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small ops on a shared 2-core machine run steadiest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

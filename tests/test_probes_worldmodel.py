@@ -26,15 +26,6 @@ TINY = dict(d_model=32, n_layers=2, n_heads=2, context_frames=4, head_layers=1, 
             lam_heads=2, lam_levels=[3, 3], decode_steps=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small ops on a shared 2-core machine run steadiest on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 64x64 world model (8x8 tokens, 4-frame window) exported once."""

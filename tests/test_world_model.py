@@ -20,15 +20,6 @@ TINY = dict(d_model=32, n_layers=2, n_heads=2, context_frames=3, head_layers=1, 
             lam_heads=2, lam_levels=[3, 3], decode_steps=2, temperature=1.0, top_k=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny ops on a shared 2-core machine run fastest (and steadiest) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DynamicsObjective]:
     """An untrained tiny model (16x16 frames, 4x4 tokens), exported once for the module."""
