@@ -14,6 +14,8 @@ from gymnasium import spaces
 POLICIES: dict[str, str] = {
     "random": "agents.policies.random_policy:RandomPolicy",
     "explorer": "agents.policies.explorer:ExplorerPolicy",
+    "seeker": "agents.policies.seeker:SeekerPolicy",
+    "gold_seeker": "agents.policies.seeker:SeekerPolicy",  # the name data/bw_gold was recorded with
 }
 
 
@@ -27,8 +29,9 @@ class Policy(Protocol):
         """The action for the current observation (in the env's native action space)."""
 
 
-def make_policy(name: str, action_space: spaces.Space, seed: int = 0) -> Policy:
-    """Build a policy by registered name (`random`, `explorer`) or `package.module:ClassName`."""
+def make_policy(name: str, action_space: spaces.Space, seed: int = 0, **kwargs: Any) -> Policy:
+    """Build a policy by registered name (`random`, `explorer`, `seeker`) or `package.module:ClassName`;
+    kwargs go to its constructor (TypeError there -> ValueError naming the policy)."""
     target = POLICIES.get(name, name)
     if ":" not in target:
         raise ValueError(f"unknown policy '{name}'; expected one of {sorted(POLICIES)} or 'module:Class'")
@@ -37,4 +40,7 @@ def make_policy(name: str, action_space: spaces.Space, seed: int = 0) -> Policy:
         cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
         raise ValueError(f"policy '{name}': cannot import {target} ({error})") from error
-    return cls(action_space, seed=seed)
+    try:
+        return cls(action_space, seed=seed, **kwargs)
+    except TypeError as error:
+        raise ValueError(f"policy '{name}': bad policy kwargs {sorted(kwargs)}: {error}") from None

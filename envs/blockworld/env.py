@@ -97,6 +97,7 @@ class BlockWorldEnv(gym.Env):
         self.tick = 0
         if self.task is not None:
             self.task.reset()
+            self.task.start(self.voxels, self.player.position)
         self._started = True
         obs = self.observe()
         if self.render_mode == "human":
@@ -251,7 +252,10 @@ class BlockWorldEnv(gym.Env):
         return self._worlds[key]
 
     def _info(self) -> dict[str, Any]:
-        return {"tick": self.tick, "pose": self.player.pose(), "inventory_count": self.inventory.total()}
+        info = {"tick": self.tick, "pose": self.player.pose(), "inventory_count": self.inventory.total()}
+        if self.task is not None:
+            info.update(self.task.info(self.voxels, self.player.position))
+        return info
 
     def _cell(self, cell: Sequence[int]) -> tuple[int, int, int]:
         c = tuple(int(v) for v in np.asarray(cell).reshape(-1))

@@ -1,7 +1,8 @@
 """Task / reward hooks of BlockWorld. A task sees what happened in each tick and returns (reward, terminated).
 
 Tasks: "mine_gold" (reward 1 and terminated when a GOLD block is mined) and "collect_logs" (reward 1 per LOG
-collected into the hotbar; terminated at n logs, default 5). Select with `task="collect_logs"` plus
+collected into the hotbar; terminated at n logs, default 5). Each task also adds privileged facts to the env's
+info (`info["goal_cell"]`: the gold landmark, or the nearest exposed log) for scripted baselines. Select with `task="collect_logs"` plus
 `task_kwargs={"n": 3}`, or the shorthand `task="collect_logs:3"` (the value after ':' is the task's main
 argument). Add a task by subclassing Task and registering it in TASKS.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from envs.blockworld.blocks import GOLD, LOG
+import numpy as np
+
+from envs.blockworld.blocks import AIR, GOLD, LOG
 
 
 @dataclass
@@ -37,6 +40,14 @@ class Task:
     def reset(self) -> None:
         """Start a new episode."""
 
+    def start(self, voxels: np.ndarray, spawn: np.ndarray) -> None:
+        """See the new episode's world (voxels (X, Y, Z), spawn feet position (3,)) before the first tick."""
+
+    def info(self, voxels: np.ndarray, position: np.ndarray) -> dict[str, Any]:
+        """Task facts added to the env's info dict (privileged ground truth: for scripted baselines and
+        evaluation, never for learned agents), given the current voxels and the player's feet position."""
+        return {}
+
     def step(self, events: StepEvents) -> tuple[float, bool]:
         """Reward and termination for one tick."""
         return 0.0, False
@@ -46,6 +57,17 @@ class MineGold(Task):
     """Reward 1 and terminate when a GOLD block is mined."""
 
     name = "mine_gold"
+
+    def __init__(self) -> None:
+        self.goal: np.ndarray | None = None
+
+    def start(self, voxels: np.ndarray, spawn: np.ndarray) -> None:
+        """Find the goal: the exposed GOLD cell nearest the spawn (the surface landmark, not a buried ore)."""
+        self.goal = nearest_exposed(voxels, GOLD, spawn)
+
+    def info(self, voxels: np.ndarray, position: np.ndarray) -> dict[str, Any]:
+        """info["goal_cell"]: int64 (3,) cell of the gold landmark (absent when the world has none)."""
+        return {} if self.goal is None else {"goal_cell": self.goal.copy()}
 
     def step(self, events: StepEvents) -> tuple[float, bool]:
         """Reward 1 and terminate on the tick a GOLD block breaks."""
@@ -71,11 +93,36 @@ class CollectLogs(Task):
         """Forget the logs of the previous episode."""
         self.count = 0
 
+    def info(self, voxels: np.ndarray, position: np.ndarray) -> dict[str, Any]:
+        """info["goal_cell"]: the exposed LOG cell nearest the player (absent when none is left)."""
+        goal = nearest_exposed(voxels, LOG, np.asarray(position) + (0.0, 1.0, 0.0))
+        return {} if goal is None else {"goal_cell": goal}
+
     def step(self, events: StepEvents) -> tuple[float, bool]:
         """Reward the logs collected this tick; terminate when n are held."""
         logs = sum(1 for block in events.collected if block == LOG)
         self.count += logs
         return float(logs), self.count >= self.n
+
+
+def nearest_exposed(voxels: np.ndarray, block_id: int, origin: np.ndarray) -> np.ndarray | None:
+    """The cell of `block_id` with an AIR face neighbour that is nearest `origin` (3,), or None."""
+    cells = np.argwhere(voxels == block_id)  # (N, 3)
+    if not len(cells):
+        return None
+    padded = np.pad(voxels == AIR, 1, constant_values=True)  # (X+2, Y+2, Z+2): outside the box counts as air
+    exposed = np.zeros(len(cells), dtype=bool)
+    for axis in range(3):
+        for sign in (-1, 1):
+            step = np.zeros(3, dtype=np.int64)
+            step[axis] = sign
+            n = cells + 1 + step
+            exposed |= padded[n[:, 0], n[:, 1], n[:, 2]]
+    cells = cells[exposed]
+    if not len(cells):
+        return None
+    dist = np.linalg.norm(cells + 0.5 - np.asarray(origin, dtype=np.float64), axis=1)
+    return cells[int(np.argmin(dist))].astype(np.int64)
 
 
 TASKS: dict[str, type[Task]] = {MineGold.name: MineGold, CollectLogs.name: CollectLogs}

@@ -47,6 +47,8 @@ class CollectConfig:
     """Base seed; episode i uses a seed derived from (seed, i)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for gym.make."""
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the policy's constructor (e.g. {"noise": 0.3} for seeker)."""
     chunk_size: int = DEFAULT_CHUNK
     """Frames per compressed chunk in the episode files."""
     start_method: str = "spawn"
@@ -63,9 +65,9 @@ def episode_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def make_policy(name: str, action_space: Any, seed: int) -> Any:
+def make_policy(name: str, action_space: Any, seed: int, **kwargs: Any) -> Any:
     """Policies live in `agents`, which may import worldmodel: import it lazily (no import cycle)."""
-    return importlib.import_module("agents.policies").make_policy(name, action_space, seed)
+    return importlib.import_module("agents.policies").make_policy(name, action_space, seed, **kwargs)
 
 
 _WORKER: dict[str, Any] = {}
@@ -85,10 +87,11 @@ def _init_worker(config: CollectConfig, single_thread: bool = False) -> None:
 
 def _setup_worker(config: CollectConfig) -> None:
     env, get_frame = make_env(config.env_id, config.env_kwargs)
-    policy = make_policy(config.policy, env.action_space, config.seed)
+    policy = make_policy(config.policy, env.action_space, config.seed, **config.policy_kwargs)
     fps = (env.metadata or {}).get("render_fps") or 20
     meta = {"source": "collect", "env_id": config.env_id, "policy": config.policy, "fps": fps,
             "action_space": space_description(env.action_space), "task": config.env_kwargs.get("task"),
+            "policy_kwargs": config.policy_kwargs,
             "env_kwargs": config.env_kwargs, "license": "generated with `wm collect` (no third-party footage)"}
     _WORKER.update(config=config, env=env, get_frame=get_frame, policy=policy, meta=meta)
 
@@ -174,7 +177,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Record episodes of a policy in a Gymnasium env into "
                                      "an episode store. Re-running resumes: existing ep_* files are kept.")
     parser.add_argument("--env", required=True, dest="env_id", help="Gymnasium env id, e.g. BlockWorld-v0, Crafter-v0")
-    parser.add_argument("--policy", default="random", help="random | explorer | package.module:Class (default random)")
+    parser.add_argument("--policy", default="random",
+                        help="random | explorer | seeker | package.module:Class (default random)")
+    parser.add_argument("--policy-kwargs", default="{}", help='JSON kwargs of the policy, e.g. \'{"noise": 0.3}\'')
     parser.add_argument("--episodes", type=int, default=10, help="total episodes wanted in the store (default 10)")
     parser.add_argument("--steps", type=int, default=500, help="max steps per episode (default 500)")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
@@ -189,16 +194,19 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str], prog: str = "wm collect") -> int:
     """Entry point of `wm collect`; prints throughput; exit status 1 when episodes failed."""
     args = build_parser(prog).parse_args(argv)
-    try:
-        env_kwargs = json.loads(args.env_kwargs)
-    except json.JSONDecodeError as error:
-        env_kwargs = error
-    if not isinstance(env_kwargs, dict):
-        print(f"{prog}: --env-kwargs must be a JSON object, got {args.env_kwargs!r}", file=sys.stderr)
-        return 2
+    parsed: dict[str, dict[str, Any]] = {}
+    for flag, text in (("--env-kwargs", args.env_kwargs), ("--policy-kwargs", args.policy_kwargs)):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            print(f"{prog}: {flag} must be a JSON object, got {text!r}", file=sys.stderr)
+            return 2
+        parsed[flag] = value
     config = CollectConfig(env_id=args.env_id, out=args.out, policy=args.policy, episodes=args.episodes,
-                           steps=args.steps, workers=args.workers, seed=args.seed, env_kwargs=env_kwargs,
-                           chunk_size=args.chunk_size)
+                           steps=args.steps, workers=args.workers, seed=args.seed, env_kwargs=parsed["--env-kwargs"],
+                           policy_kwargs=parsed["--policy-kwargs"], chunk_size=args.chunk_size)
     try:
         summary = collect(config, progress=not args.no_progress)
     except ValueError as error:

@@ -24,6 +24,7 @@ examples:
   wm train tokenizer data.path=data/bw train.steps=2000 model.channels=32
   wm train tokenizer train=smoke data.path=data/bw run_dir=runs/tok_smoke
   wm train dynamics tokenizer_checkpoint=runs/tokenizer data.path=data/bw
+  wm train dynamics tokenizer_checkpoint=worldmodel/bundled init_from=bundled data.path=data/bw_gold  # fine-tune
   wm train tokenizer --print-config model.levels=[7,5,5,5]
   torchrun --nproc_per_node 2 -m worldmodel.cli train tokenizer data.path=data/bw   # DDP (gloo on CPU)
 A run resumes from the newest checkpoint in its run_dir; delete the dir (or pick another) to start afresh."""
@@ -66,6 +67,7 @@ def _schema(target: str) -> Any:
     }
     if target == "dynamics":
         root["tokenizer_checkpoint"] = MISSING
+        root["init_from"] = ""
     schema = OmegaConf.create(root)
     OmegaConf.set_struct(schema, True)
     return schema
@@ -128,7 +130,9 @@ def help_text(prog: str, target: str | None = None) -> str:
         lines += ["", f"keys of `{prog} {name}` (defaults from {TARGETS[name]}.yaml):"]
         root_docs = {"run_dir": "output dir: checkpoints/, tb/, config.yaml (+ tokenizer/ or world_model/)",
                      "seed": "seed of the model initialisation",
-                     "tokenizer_checkpoint": "run dir of `wm train tokenizer` (or a tokenizer export dir); required"}
+                     "tokenizer_checkpoint": "run dir of `wm train tokenizer` (or a tokenizer export dir); required",
+                     "init_from": "WorldModel dir (or 'bundled') whose dynamics weights start a fresh run "
+                                  "(fine-tuning); model.* must match its config"}
         for key in cfg:
             value = cfg._get_node(key)
             if key in GROUPS:
@@ -148,6 +152,20 @@ def _frame_size(dataset: Any) -> tuple[int, int]:
     """(H, W) of the dataset's frames, from its first clip."""
     frames = dataset[0]["frames"]
     return int(frames.shape[-3]), int(frames.shape[-2])
+
+
+def warm_start(module: Any, source: str) -> None:
+    """Copy the dynamics weights of a WorldModel directory ('bundled' = the shipped model) into a fresh
+    DynamicsObjective; a resumed run then overwrites them with its own checkpoint. ValueError on a mismatch."""
+    from worldmodel.checkpoint import load_safetensors, load_state_into
+    from worldmodel.dynamics.bundle import DYNAMICS_FILE
+    from worldmodel.model import BUNDLED_DIR
+
+    directory = BUNDLED_DIR if source == "bundled" else Path(source)
+    path = directory / DYNAMICS_FILE
+    if not path.is_file():
+        raise ValueError(f"init_from={source}: {path} not found (expected a WorldModel directory)")
+    load_state_into(module.model, load_safetensors(path), path)
 
 
 def _run(target: str, cfg: Any) -> None:
@@ -191,6 +209,8 @@ def _run(target: str, cfg: Any) -> None:
             )
         tokenizer.requires_grad_(False)
         module = DynamicsObjective(model_cfg, tokenizer)
+        if cfg.init_from:
+            warm_start(module, str(cfg.init_from))
         export = lambda _step_dir: module.export(run_dir / "world_model")  # noqa: E731
     trainer = Trainer(module, dataset, train_cfg, run_dir, config=snapshot, on_checkpoint=export)
     if trainer.resumed_from is not None and trainer.dist.is_main:
