@@ -1,0 +1,157 @@
+"""`wm agent train|eval`: train an actor-critic in the dream; evaluate it in BlockWorld beside baselines.
+
+    wm agent train --world runs/gold_wm/world_model --contexts data/bw_gold --task mine_gold --minutes 30
+    wm agent eval --env BlockWorld-v0 --task mine_gold --episodes 100 --agent runs/agent --dream runs/gold_wm/world_model
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from agents.config import AgentTrainConfig
+
+BASELINES = ("random_set", "random", "scripted")
+
+
+def _field_docs() -> dict[str, str]:
+    from worldmodel.train.cli import field_docs
+
+    return field_docs(AgentTrainConfig)
+
+
+def train_parser(prog: str) -> argparse.ArgumentParser:
+    """One flag per AgentTrainConfig field, with its docstring as help."""
+    parser = argparse.ArgumentParser(prog=f"{prog} train", description="Train an actor-critic inside a world "
+                                     "model's dream (imagined rollouts from real contexts, lambda-returns).")
+    docs = _field_docs()
+    for field in dataclasses.fields(AgentTrainConfig):
+        kind = {"int": int, "float": float, "str": str}[str(field.type)]
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind, default=field.default,
+                            help=f"{docs.get(field.name, '')} (default {field.default})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def eval_parser(prog: str) -> argparse.ArgumentParser:
+    """Flags of `wm agent eval`."""
+    parser = argparse.ArgumentParser(prog=f"{prog} eval", description="Evaluate an agent (and baselines) in a real "
+                                     "env; with --dream, also in the dream from the same starts (the return gap).")
+    parser.add_argument("--env", default="BlockWorld-v0", help="real env id (default BlockWorld-v0)")
+    parser.add_argument("--task", default="mine_gold", help="BlockWorld task (default mine_gold)")
+    parser.add_argument("--episodes", type=int, default=100, help="episodes per policy (default 100)")
+    parser.add_argument("--max-steps", type=int, default=200, help="steps per episode (default 200)")
+    parser.add_argument("--seed", type=int, default=100000, help="episode i uses seed+i (default 100000: held out)")
+    parser.add_argument("--agent", default=None, help="agent dir or agent training run dir (omit: baselines only)")
+    parser.add_argument("--baselines", default=",".join(BASELINES),
+                        help=f"comma list of {', '.join(BASELINES)} or 'none' (default all)")
+    parser.add_argument("--dream", default=None, help="world model ('bundled' or a dir) to also run the agent in")
+    parser.add_argument("--dream-temperature", type=float, default=1.0, help="dream sampling temperature")
+    parser.add_argument("--reward-floor", type=float, default=0.1, help="dream rewards below it count as 0")
+    parser.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate the chosen policies; returns the results dict that is printed and written."""
+    import gymnasium as gym
+    import torch
+    from tqdm import tqdm
+
+    import envs  # noqa: F401  (registers BlockWorld-v0 and WorldModel-v0)
+    from agents.action_set import ActionSet
+    from agents.checkpoint import load_agent
+    from agents.evaluate import AgentPolicy, FloorReward, RandomChoice, run_episodes
+    from agents.policies import make_policy
+
+    torch.set_num_threads(args.threads)
+    env_kwargs = {"task": args.task, "max_episode_steps": args.max_steps}
+    make_env = lambda: gym.make(args.env, **env_kwargs)  # noqa: E731
+    space = make_env().action_space
+    baselines = [] if args.baselines == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"--baselines: unknown {unknown}; choose from {list(BASELINES)} or 'none'")
+    policies: list[tuple[str, Any]] = []
+    action_set = ActionSet()
+    if args.agent:
+        agent, action_set, card = load_agent(args.agent)
+        policies.append(("agent", AgentPolicy(agent, action_set, greedy=args.greedy)))
+    builders = {"random_set": lambda: RandomChoice(action_set), "random": lambda: make_policy("random", space),
+                "scripted": lambda: make_policy("seeker", space)}
+    policies += [(name, builders[name]()) for name in baselines]
+    if not policies:
+        raise ValueError("nothing to evaluate: pass --agent and/or --baselines")
+    total = args.episodes * (len(policies) + (1 if args.dream and args.agent else 0))
+    bar = tqdm(total=total, desc="eval", unit="ep", disable=args.no_progress, file=sys.stderr)
+    results: dict[str, Any] = {"env": args.env, "task": args.task, "episodes": args.episodes,
+                               "max_steps": args.max_steps, "seed": args.seed, "policies": {}}
+    for name, policy in policies:
+        outcome = run_episodes(make_env, policy, args.episodes, args.seed, name, bar.update)
+        results["policies"][name] = outcome.summary(seed=args.seed)
+    if args.dream and args.agent:
+        def make_dream() -> gym.Env:
+            dream = gym.make("WorldModel-v0", model=args.dream, prompt="blockworld", device="cpu",
+                             max_episode_steps=args.max_steps, temperature=args.dream_temperature,
+                             prompt_kwargs={"env_kwargs": {"task": args.task}})
+            return FloorReward(dream, args.reward_floor)
+
+        outcome = run_episodes(make_dream, policies[0][1], args.episodes, args.seed, "agent_in_dream", bar.update)
+        results["dream"] = {"world": args.dream, **outcome.summary(seed=args.seed)}
+        results["dream_real_gap"] = results["dream"]["mean_return"] - results["policies"]["agent"]["mean_return"]
+    bar.close()
+    return results
+
+
+def format_results(results: dict[str, Any]) -> str:
+    """A plain table: policy, success rate [95% CI], mean return [95% CI], mean episode length."""
+    lines = [f"{results['env']} task={results['task']}: {results['episodes']} episodes x {results['max_steps']} "
+             f"steps, seeds {results['seed']}..{results['seed'] + results['episodes'] - 1}",
+             f"{'policy':<16} {'success':>8} {'95% CI':>15} {'return':>8} {'95% CI':>15} {'length':>7}"]
+    rows = dict(results["policies"])
+    if "dream" in results:
+        rows["agent (dream)"] = results["dream"]
+    for name, r in rows.items():
+        s_ci, r_ci = r["success_ci95"], r["return_ci95"]
+        lines.append(f"{name:<16} {r['success_rate']:>8.3f} [{s_ci[0]:.3f}, {s_ci[1]:.3f}] {r['mean_return']:>8.3f} "
+                     f"[{r_ci[0]:.3f}, {r_ci[1]:.3f}] {r['mean_length']:>7.1f}")
+    if "dream_real_gap" in results:
+        lines.append(f"dream - real mean return: {results['dream_real_gap']:+.3f} (the dream's over-promise)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str], prog: str = "wm agent") -> int:
+    """Entry point of `wm agent`."""
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("train", "eval"):
+        print(f"usage: {prog} {{train,eval}} [options]\n\n  train  train an actor-critic in a world model's dream\n"
+              f"  eval   evaluate agents and baselines in BlockWorld (and the dream)\n\n"
+              f"Run `{prog} train --help` or `{prog} eval --help` for options.", file=sys.stderr if argv else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    try:
+        if argv[0] == "train":
+            from agents.train import train
+
+            args = vars(train_parser(prog).parse_args(argv[1:]))
+            progress = not args.pop("no_progress")
+            cfg = AgentTrainConfig(**args)
+            cfg.validate()
+            summary = train(cfg, progress=progress)
+            print(json.dumps(summary))
+            return 0
+        args = eval_parser(prog).parse_args(argv[1:])
+        results = run_eval(args)
+    except ValueError as error:
+        print(f"{prog} {argv[0]}: error: {error}", file=sys.stderr)
+        return 2
+    print(format_results(results))
+    if args.json:
+        from worldmodel.checkpoint import write_json
+
+        write_json(args.json, results)
+    return 0

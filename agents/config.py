@@ -1,0 +1,73 @@
+"""AgentTrainConfig: every setting of `wm agent train` (one flag per field; the docstrings are the --help)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class AgentTrainConfig:
+    """Actor-critic training inside a world model's dream."""
+
+    world: str = "bundled"
+    """World model: "bundled" or a WorldModel directory (the dynamics run's RUN_DIR/world_model)."""
+    contexts: str = "data/bw_gold"
+    """Episode store whose clips start the imagined rollouts (real contexts)."""
+    task: str = "mine_gold"
+    """BlockWorld task the world model's reward head was trained on (recorded in the agent card)."""
+    run_dir: str = "runs/agent"
+    """Output: agent/ (the trained agent), checkpoints/ (resume), tb/ (TensorBoard), config.json."""
+    num_worlds: int = 32
+    """Dream worlds stepped in one batched forward per imagination step."""
+    horizon: int = 16
+    """Imagined steps per rollout; the value bootstraps beyond it."""
+    context_frames: int = 4
+    """Real frames that prime each imagined rollout."""
+    iterations: int = 2000
+    """Maximum updates (one imagined batch each); `minutes` may stop training first."""
+    minutes: float = 30.0
+    """Wall-clock budget of the training loop in minutes (0 = no limit)."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    gamma: float = 0.95
+    """Discount per step."""
+    lam: float = 0.95
+    """Lambda of the lambda-returns."""
+    entropy_coef: float = 3e-3
+    """Weight of the entropy bonus."""
+    grad_clip: float = 1.0
+    """Clip of the global gradient norm (0 = off)."""
+    dream_temperature: float = 1.0
+    """World-model sampling temperature during imagination (lower = more deterministic dreams; sampling, not
+    greedy decoding, keeps the agent from exploiting one fixed model error)."""
+    reward_floor: float = 0.1
+    """Predicted rewards below this count as 0 (the reward head's noise would add up over the horizon)."""
+    ckpt_every: int = 25
+    """Save a checkpoint (and export agent/) every N iterations, and at the end."""
+    log_every: int = 5
+    """Write TensorBoard scalars every N iterations."""
+    seed: int = 0
+    """Seed of contexts, dream sampling, action sampling and network initialisation."""
+    threads: int = 1
+    """torch threads (1 is fastest for batched small models on a busy 2-core CPU)."""
+    device: str = "cpu"
+    """"cpu", "cuda" or "auto"."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field."""
+        positive = ("num_worlds", "horizon", "context_frames", "iterations", "ckpt_every", "log_every", "threads")
+        for key in positive:
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"agent config '{key}' must be >= 1, got {getattr(self, key)!r}")
+        for key in ("minutes", "entropy_coef", "grad_clip", "dream_temperature", "reward_floor"):
+            if float(getattr(self, key)) < 0:
+                raise ValueError(f"agent config '{key}' must be >= 0, got {getattr(self, key)!r}")
+        if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1 or self.lr <= 0:
+            raise ValueError("agent config: 'gamma' must be in (0, 1], 'lam' in [0, 1] and 'lr' > 0")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"agent config 'device' must be cpu, cuda or auto, got {self.device!r}")
+
+
+def field_names() -> list[str]:
+    """The config's field names in order."""
+    return [f.name for f in fields(AgentTrainConfig)]

@@ -1,0 +1,131 @@
+"""Evaluate policies in a real env (BlockWorld) or in the dream: returns, success rates and their intervals.
+
+Every policy here has `reset(seed)` and `act(obs, info) -> canonical action dict`, so the same object runs
+unchanged in `BlockWorld-v0` and in `WorldModel-v0`: the learned agent (frames only), a uniform random choice
+over the agent's action set, the random data-collection policy over the full action space, and the scripted
+seeker (privileged: it reads the goal from info, so it only works in BlockWorld).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agents.action_set import ActionSet
+from agents.actor_critic import ActorCritic
+
+
+class AgentPolicy:
+    """A trained ActorCritic acting from the current frame (sampled with a seeded generator, or greedy)."""
+
+    def __init__(self, agent: ActorCritic, action_set: ActionSet, greedy: bool = False) -> None:
+        self.agent, self.action_set, self.greedy = agent.eval(), action_set, greedy
+        self.generator = torch.Generator()
+
+    def reset(self, seed: int) -> None:
+        """Reseed the action sampling for a new episode."""
+        self.generator.manual_seed(int(seed))
+
+    def act(self, obs: Any, info: dict[str, Any]) -> dict[str, Any]:
+        """Canonical action for one uint8 frame (H, W, 3); info is not used (the agent sees frames only)."""
+        frames = torch.as_tensor(np.asarray(obs))[None]
+        index = int(self.agent.act(frames, generator=self.generator, greedy=self.greedy)[0])
+        return self.action_set.action(index)
+
+
+class RandomChoice:
+    """Uniform random index of an ActionSet (the agent's own action space)."""
+
+    def __init__(self, action_set: ActionSet) -> None:
+        self.action_set = action_set
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, seed: int) -> None:
+        """Reseed for a new episode."""
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: Any, info: dict[str, Any]) -> dict[str, Any]:
+        """A uniformly drawn action of the set."""
+        return self.action_set.action(int(self.rng.integers(len(self.action_set))))
+
+
+@dataclass
+class EvalResult:
+    """Per-episode outcomes of one policy."""
+
+    name: str
+    returns: np.ndarray
+    successes: np.ndarray
+    lengths: np.ndarray
+
+    def summary(self, seed: int = 0) -> dict[str, Any]:
+        """Mean return and success rate with 95% intervals (bootstrap for the mean, Wilson for the rate)."""
+        n, k = len(self.successes), int(self.successes.sum())
+        low, high = wilson_interval(k, n)
+        r_low, r_high = bootstrap_mean_interval(self.returns, seed=seed)
+        return {"policy": self.name, "episodes": n, "mean_return": float(self.returns.mean()),
+                "return_ci95": [r_low, r_high], "success_rate": k / n if n else 0.0,
+                "success_ci95": [low, high], "successes": k, "mean_length": float(self.lengths.mean())}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a binomial rate (sensible at 0 and n, unlike the normal approximation)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_mean_interval(values: np.ndarray, seed: int = 0, draws: int = 2000) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean (seeded)."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (draws, len(values)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def run_episodes(make_env: Callable[[], gym.Env], policy: Any, episodes: int, seed: int, name: str,
+                 progress: Callable[[int], None] | None = None) -> EvalResult:
+    """Run `episodes` episodes (episode i reset with seed + i, the policy reseeded with it too).
+
+    Success: the episode terminated with a positive return (the task's own end, e.g. the gold mined)."""
+    env = make_env()
+    returns, successes, lengths = [], [], []
+    try:
+        for i in range(episodes):
+            obs, info = env.reset(seed=seed + i)
+            policy.reset(seed + i)
+            total, steps, terminated, truncated = 0.0, 0, False, False
+            while not (terminated or truncated):
+                obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+                total += float(reward)
+                steps += 1
+            returns.append(total)
+            successes.append(bool(terminated) and total > 0)
+            lengths.append(steps)
+            if progress is not None:
+                progress(1)
+    finally:
+        env.close()
+    return EvalResult(name, np.asarray(returns), np.asarray(successes), np.asarray(lengths))
+
+
+class FloorReward(gym.RewardWrapper):
+    """Predicted rewards below `floor` count as 0 (as in training), for dream returns that compare."""
+
+    def __init__(self, env: gym.Env, floor: float) -> None:
+        super().__init__(env)
+        self.floor = floor
+
+    def reward(self, reward: float) -> float:
+        """The reward, or 0 below the floor."""
+        return float(reward) if reward >= self.floor else 0.0

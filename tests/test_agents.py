@@ -1,0 +1,174 @@
+"""Agents: lambda-returns, the actor-critic update (it must learn), training smoke + resume, eval output, and one
+policy object running unchanged in the dream and in BlockWorld."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from dream_fixtures import FRAME, tiny_model  # noqa: F401  (fixture)
+
+import envs  # noqa: F401  (registers the env ids)
+from agents.action_set import ActionSet
+from agents.actor_critic import ActorCritic, ActorCriticConfig
+from agents.checkpoint import load_agent, save_agent
+from agents.cli import main as agent_main
+from agents.config import AgentTrainConfig
+from agents.evaluate import AgentPolicy, run_episodes, wilson_interval
+from agents.imagination import imagine, to_tensors
+from agents.returns import lambda_returns
+from agents.train import DreamTrainer
+from worldmodel.data.collect import CollectConfig, collect
+
+
+def test_lambda_returns_hand_computed():
+    rewards = torch.tensor([[1.0, 0.0, 2.0]])
+    values = torch.tensor([[0.5, 1.0, 2.0, 4.0]])
+    continues = torch.tensor([[1.0, 1.0, 0.0]])
+    # G2 = 2 (terminal: no bootstrap); G1 = 0.9 (0.5 V2 + 0.5 G2) = 1.8; G0 = 1 + 0.9 (0.5 V1 + 0.5 G1) = 2.26
+    got = lambda_returns(rewards, values, continues, gamma=0.9, lam=0.5)
+    assert torch.allclose(got, torch.tensor([[2.26, 1.8, 2.0]]))
+
+
+def test_lambda_returns_limits():
+    rewards = torch.tensor([[1.0, 1.0]])
+    values = torch.tensor([[3.0, 2.0, 10.0]])
+    ones = torch.ones(1, 2)
+    # lam = 1: discounted sum bootstrapped at the horizon; lam = 0: one-step TD targets
+    assert torch.allclose(lambda_returns(rewards, values, ones, 0.5, 1.0), torch.tensor([[4.0, 6.0]]))
+    assert torch.allclose(lambda_returns(rewards, values, ones, 0.5, 0.0), torch.tensor([[2.0, 6.0]]))
+    with pytest.raises(ValueError, match="values"):
+        lambda_returns(rewards, values[:, :2], ones, 0.5, 0.5)
+
+
+class BanditWorld:
+    """A stand-in world model: constant frames; reward 1 and termination when the 'attack' action is taken."""
+
+    def __init__(self, attack: dict) -> None:
+        self.attack_key = attack
+
+    def reset(self, frames, actions=None):
+        self.b = len(frames)
+        return np.zeros((self.b, FRAME, FRAME, 3), np.uint8)
+
+    def step(self, action):
+        hit = np.asarray(action["attack"]) == 1
+        return np.zeros((self.b, FRAME, FRAME, 3), np.uint8), hit.astype(np.float32), hit
+
+
+def test_actor_critic_learns_the_rewarded_action():
+    torch.manual_seed(0)
+    actions = ActionSet()
+    agent = ActorCritic(ActorCriticConfig(num_actions=len(actions), channels=(8, 8), hidden=32))
+    world = BanditWorld(actions.action(actions.names.index("attack")))
+    optimizer = torch.optim.Adam(agent.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    contexts = (np.zeros((16, 1, FRAME, FRAME, 3), np.uint8), None)
+    attack = actions.names.index("attack")
+
+    @torch.no_grad()
+    def attack_prob() -> float:
+        logits, _ = agent(torch.zeros(1, FRAME, FRAME, 3, dtype=torch.uint8))
+        return float(torch.softmax(logits, -1)[0, attack])
+
+    before = attack_prob()
+    for _ in range(60):
+        imagined = imagine(world, agent, actions, contexts, horizon=4, generator=generator)
+        batch = to_tensors(imagined, torch.device("cpu"))
+        with torch.no_grad():
+            values = agent(batch["frames"].flatten(0, 1))[1].reshape(16, 5)
+        batch["returns"] = lambda_returns(batch["rewards"], values, batch["continues"], 0.9, 0.9)
+        batch["frames"] = batch["frames"][:, :-1]
+        loss, metrics = agent.compute_loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert before == pytest.approx(1 / len(actions), abs=1e-6)  # the policy head starts uniform
+    assert attack_prob() > 0.5
+    assert set(metrics) >= {"loss", "policy_loss", "value_loss", "entropy"}
+
+
+def test_imagined_alive_mask_stops_after_termination():
+    actions = ActionSet()
+    agent = ActorCritic(ActorCriticConfig(num_actions=len(actions), channels=(8,), hidden=8))
+    with torch.no_grad():  # always attack
+        agent.policy.bias.copy_(torch.full((len(actions),), -50.0))
+        agent.policy.bias[actions.names.index("attack")] = 50.0
+    world = BanditWorld({})
+    imagined = imagine(world, agent, actions, (np.zeros((2, 1, FRAME, FRAME, 3), np.uint8), None), 3,
+                       torch.Generator().manual_seed(0))
+    assert imagined.rewards.tolist() == [[1, 1, 1], [1, 1, 1]]
+    assert imagined.alive.tolist() == [[1, 0, 0], [1, 0, 0]]  # only the first (terminal) step counts
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short 16x16 BlockWorld episodes of the seeker on mine_gold (contexts for imagination)."""
+    out = tmp_path_factory.mktemp("agents") / "store"
+    collect(CollectConfig(env_id="BlockWorld-v0", out=str(out), policy="seeker", episodes=2, steps=30,
+                          env_kwargs={"width": FRAME, "height": FRAME, "task": "mine_gold"}), progress=False)
+    return out
+
+
+def test_training_smoke_resume_and_export(tiny_model, tiny_store, tmp_path):  # noqa: F811
+    cfg = AgentTrainConfig(world=str(tiny_model), contexts=str(tiny_store), run_dir=str(tmp_path / "run"),
+                           num_worlds=2, horizon=3, context_frames=2, iterations=2, ckpt_every=1, minutes=0)
+    trainer = DreamTrainer(cfg)
+    metrics = trainer.update()
+    assert np.isfinite(metrics["loss"]) and 0 <= metrics["entropy"] <= np.log(len(trainer.action_set)) + 1e-4
+    trainer.iteration = 1
+    trainer.save()
+    resumed = DreamTrainer(cfg)
+    assert resumed.iteration == 1
+    for a, b in zip(trainer.agent.state_dict().values(), resumed.agent.state_dict().values()):
+        assert torch.equal(a, b)
+    agent, action_set, card = load_agent(tmp_path / "run")
+    assert card["iterations"] == 1 and action_set.names == trainer.action_set.names
+    save_agent(tmp_path / "bad", ActorCritic(ActorCriticConfig(num_actions=len(action_set), hidden=16)),
+               action_set, {})
+    bad = tmp_path / "bad" / "agent.json"
+    data = json.loads(bad.read_text())
+    data["network"]["hidden"] = 256  # config and weights disagree: a clear error naming the weights file
+    bad.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="agent.safetensors.*shape"):
+        load_agent(tmp_path / "bad")
+
+
+def test_agent_runs_unchanged_in_dream_and_blockworld(tiny_model):  # noqa: F811
+    actions = ActionSet()
+    policy = AgentPolicy(ActorCritic(ActorCriticConfig(num_actions=len(actions), channels=(8, 8), hidden=16)),
+                         actions)
+    real = run_episodes(lambda: gym.make("BlockWorld-v0", width=FRAME, height=FRAME, task="mine_gold",
+                                         max_episode_steps=5), policy, 2, 0, "agent")
+    dream = run_episodes(lambda: gym.make("WorldModel-v0", model=str(tiny_model), device="cpu",
+                                          max_episode_steps=5), policy, 2, 0, "agent")
+    assert real.lengths.tolist() == [5, 5] and dream.lengths.tolist() == [5, 5]
+    again = run_episodes(lambda: gym.make("WorldModel-v0", model=str(tiny_model), device="cpu",
+                                          max_episode_steps=5), policy, 2, 0, "agent")
+    assert np.array_equal(again.returns, dream.returns)  # same seeds, same dream
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and high == pytest.approx(0.1611, abs=1e-4)
+    low, high = wilson_interval(10, 20)
+    assert low < 0.5 < high and high - 0.5 == pytest.approx(0.5 - low)
+
+
+def test_eval_cli_prints_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code = agent_main(["eval", "--episodes", "2", "--max-steps", "60", "--baselines", "random_set,scripted",
+                       "--json", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "random_set" in printed and "scripted" in printed and "95% CI" in printed
+    results = json.loads(out.read_text())
+    scripted = results["policies"]["scripted"]
+    assert scripted["success_rate"] == 1.0 and scripted["successes"] == 2  # the privileged seeker mines the gold
+    assert results["policies"]["random_set"]["episodes"] == 2
+    assert set(scripted) >= {"mean_return", "return_ci95", "success_ci95", "mean_length"}
+    assert agent_main(["eval", "--baselines", "nonsense"]) == 2
