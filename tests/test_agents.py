@@ -172,3 +172,19 @@ def test_eval_cli_prints_table_and_writes_json(tmp_path, capsys):
     assert results["policies"]["random_set"]["episodes"] == 2
     assert set(scripted) >= {"mean_return", "return_ci95", "success_ci95", "mean_length"}
     assert agent_main(["eval", "--baselines", "nonsense"]) == 2
+
+
+def test_scripted_seeker_mines_the_gold_and_random_rarely_does():
+    from agents.policies import make_policy
+
+    make_env = lambda: gym.make("BlockWorld-v0", width=32, height=32, task="mine_gold",  # noqa: E731
+                                max_episode_steps=80)
+    space = make_env().action_space
+    seeker = run_episodes(make_env, make_policy("seeker", space), 3, 0, "seeker")
+    assert seeker.successes.all() and (seeker.lengths < 80).all()
+    noisy = run_episodes(make_env, make_policy("seeker", space, noise=0.3, wander=10), 3, 0, "noisy")
+    assert noisy.successes.all() and noisy.lengths.mean() > seeker.lengths.mean()
+    with pytest.raises(ValueError, match="noise"):
+        make_policy("seeker", space, noise=2.0)
+    with pytest.raises(ValueError, match="bad policy kwargs"):
+        make_policy("seeker", space, speed=3)

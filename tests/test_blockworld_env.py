@@ -343,3 +343,22 @@ def test_human_render_mode_opens_a_window() -> None:
     env.step(act(forward=1))
     assert env.render() is None
     env.close()
+
+
+def test_tasks_report_their_goal_cell_in_info() -> None:
+    gold = BlockWorldEnv(width=16, height=16, task="mine_gold")
+    for seed in range(3):
+        _, info = gold.reset(seed=seed)
+        cell = tuple(int(v) for v in info["goal_cell"])
+        assert gold.get_block(cell) == GOLD
+        x, y, z = cell
+        assert gold.get_block((x, y + 1, z)) == AIR  # the surface landmark, not a buried ore
+        assert np.linalg.norm(np.array(cell)[[0, 2]] + 0.5 - info["pose"][[0, 2]]) < 12.0
+    logs = BlockWorldEnv(width=16, height=16, task="collect_logs")
+    _, info = logs.reset(seed=0)
+    first = tuple(int(v) for v in info["goal_cell"])
+    assert logs.get_block(first) == LOG
+    logs.remove_block(first)
+    _, _, _, _, info = logs.step(act())
+    assert tuple(int(v) for v in info["goal_cell"]) != first  # the next nearest exposed log
+    assert "goal_cell" not in BlockWorldEnv(width=16, height=16).reset(seed=0)[1]

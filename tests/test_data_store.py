@@ -147,3 +147,28 @@ def test_data_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "episodes     2" in text and "camera yaw" in text
     assert data_main(["info", str(tmp_path / "missing")]) == 2
+
+
+def test_event_repeat_lists_reward_windows_again(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for i, length in enumerate([12, 9]):  # one reward mid-episode in ep 0, a termination at the end of ep 1
+        rewards = np.zeros(length - 1, np.float32)
+        terminated = np.zeros(length - 1, bool)
+        if i == 0:
+            rewards[5] = 1.0
+        else:
+            terminated[-1] = True
+        write_episode(episode_path(tmp_path, f"ep_{i:06d}"), rng.integers(0, 255, (length, 8, 8, 3), dtype=np.uint8),
+                      meta={"source": "test", "fps": 20}, actions=random_actions(length - 1, i), rewards=rewards,
+                      terminated=terminated)
+    update_index(tmp_path)
+    plain = open_dataset(tmp_path).clips(4)
+    boosted = open_dataset(tmp_path).clips(4, event_repeat=2)
+    # transition 5 lies in the windows starting at frames 3, 4, 5; the last transition of ep 1 in one window
+    assert sorted(boosted.events) == sorted([(0, 3), (0, 4), (0, 5), (1, 5)] * 2)
+    assert len(boosted) == len(plain) + 8
+    items = [boosted[i] for i in range(len(boosted))]
+    with_event = sum(bool(it["rewards"].any() or it["terminated"].any()) for it in items)
+    assert with_event == 4 + 8  # every listed event window really holds its event
+    with pytest.raises(ValueError, match="event_repeat"):
+        open_dataset(tmp_path).clips(4, event_repeat=-1)

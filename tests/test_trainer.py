@@ -290,3 +290,29 @@ def test_wm_train_dynamics_cli_exports_a_world_model(tmp_path) -> None:
     assert latest_checkpoint(run_dir).name == "step_00000003"
     assert (run_dir / "world_model" / "config.json").is_file()
     assert (run_dir / "world_model" / "dynamics.safetensors").is_file()
+
+
+def test_init_from_warm_starts_the_dynamics(tmp_path) -> None:
+    from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
+    from worldmodel.tokenizer import Tokenizer, TokenizerConfig
+    from worldmodel.train.cli import warm_start
+
+    tok = TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 1, 1],
+                          res_blocks=[0, 0, 0], mid_blocks=0)
+    dyn = dict(d_model=32, n_layers=1, n_heads=2, context_frames=3, head_layers=1, lam_dim=16, lam_layers=1,
+               lam_heads=2, lam_levels=[3, 3])
+    torch.manual_seed(1)
+    source = DynamicsObjective(DynamicsConfig(**dyn), Tokenizer(TokenizerConfig(**vars(tok))))
+    source.export(tmp_path / "wm")
+    torch.manual_seed(2)
+    fresh = DynamicsObjective(DynamicsConfig(**dyn), Tokenizer(TokenizerConfig(**vars(tok))))
+    assert not torch.equal(fresh.model.pos, source.model.pos) or not all(
+        torch.equal(a, b) for a, b in zip(fresh.model.parameters(), source.model.parameters()))
+    warm_start(fresh, str(tmp_path / "wm"))
+    assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(),
+                                                  source.model.state_dict().values()))
+    wider = DynamicsObjective(DynamicsConfig(**{**dyn, "d_model": 64}), Tokenizer(TokenizerConfig(**vars(tok))))
+    with pytest.raises(ValueError, match="dynamics.safetensors"):
+        warm_start(wider, str(tmp_path / "wm"))
+    with pytest.raises(ValueError, match="not found"):
+        warm_start(fresh, str(tmp_path / "nowhere"))

@@ -42,9 +42,12 @@ class EpisodeDataset:
         """Total frames over all episodes."""
         return sum(int(e["length"]) for e in self.episodes)
 
-    def clips(self, clip_len: int, seed: int = 0, stride: int = 1, ground_truth: bool = False) -> "ClipDataset":
-        """A torch Dataset of fixed-length clips (every `stride`-th start of every long-enough episode)."""
-        return ClipDataset(self, clip_len, seed=seed, stride=stride, ground_truth=ground_truth)
+    def clips(self, clip_len: int, seed: int = 0, stride: int = 1, ground_truth: bool = False,
+              event_repeat: int = 0) -> "ClipDataset":
+        """A torch Dataset of fixed-length clips (every `stride`-th start of every long-enough episode);
+        event_repeat > 0 adds each window holding a reward or an episode end that many extra times."""
+        return ClipDataset(self, clip_len, seed=seed, stride=stride, ground_truth=ground_truth,
+                           event_repeat=event_repeat)
 
 
 def open_dataset(path: str | os.PathLike) -> EpisodeDataset:
@@ -58,14 +61,20 @@ class ClipDataset(Dataset):
     Items are dicts of tensors: frames (L,H,W,3) uint8, actions {key: (L-1,...)} (zeros when unknown),
     action_known bool, rewards (L-1,) float32, terminated (L-1,) bool; with ground_truth=True also depth (L,H,W)
     float16->float32, block_ids (L,H,W) uint8 and pose (L,5) float32. Files are opened lazily in each worker.
+
+    event_repeat: windows holding a nonzero reward or a termination are listed that many extra times. Sparse
+    tasks need it: an episode's last transition (where mine_gold pays) lies in exactly one window of ~50, so
+    without it a reward head sees a positive about once every six batches and learns to predict 0.
     """
 
     def __init__(self, episodes: EpisodeDataset, clip_len: int, seed: int = 0, stride: int = 1,
-                 ground_truth: bool = False) -> None:
+                 ground_truth: bool = False, event_repeat: int = 0) -> None:
         if clip_len < 2:
             raise ValueError(f"clip_len must be >= 2 (a clip holds at least one transition), got {clip_len}")
         if stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
+        if event_repeat < 0:
+            raise ValueError(f"event_repeat must be >= 0, got {event_repeat}")
         self.clip_len, self.stride, self.ground_truth = clip_len, stride, ground_truth
         self.files: list[Path] = []
         counts: list[int] = []
@@ -85,7 +94,8 @@ class ClipDataset(Dataset):
         if not counts:
             raise ValueError(f"{episodes.root}: no episode has {clip_len} frames")
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.size = int(self.offsets[-1])
+        self.events = self._event_windows(counts) * event_repeat  # (episode, window) pairs listed again
+        self.size = int(self.offsets[-1]) + len(self.events)
         # A seeded affine bijection i -> (a*i + b) mod n: a shuffled order in O(1) memory for any dataset size.
         rng = np.random.default_rng(seed)
         self._b = int(rng.integers(self.size))
@@ -98,11 +108,30 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return self.size
 
+    def _event_windows(self, counts: list[int]) -> list[tuple[int, int]]:
+        """(episode, window) of every window whose transitions hold a nonzero reward or a termination."""
+        found = []
+        for episode, (path, windows) in enumerate(zip(self.files, counts)):
+            reader = EpisodeReader(path)
+            try:
+                events = (reader.array("rewards") != 0) | reader.array("terminated").astype(bool)  # (T-1,)
+            finally:
+                reader.close()
+            for t in np.flatnonzero(events):  # window w covers transitions w*stride .. w*stride + clip_len - 2
+                first = max(0, -(-(int(t) - self.clip_len + 2) // self.stride))
+                last = min(windows - 1, int(t) // self.stride)
+                found += [(episode, w) for w in range(first, last + 1)]
+        return sorted(set(found))
+
     def window(self, index: int) -> tuple[Path, int]:
         """(episode file, start frame) of item `index`."""
         if not 0 <= index < self.size:
             raise IndexError(f"clip index {index} out of range 0..{self.size - 1}")
         flat = (self._a * index + self._b) % self.size
+        base = int(self.offsets[-1])
+        if flat >= base:
+            episode, window = self.events[flat - base]
+            return self.files[episode], window * self.stride
         episode = int(np.searchsorted(self.offsets, flat, side="right")) - 1
         return self.files[episode], int(flat - self.offsets[episode]) * self.stride
 

@@ -74,3 +74,5 @@ class DataConfig:
     """Frames per clip."""
     seed: int = 0
     """Seed of the clip sampler."""
+    event_repeat: int = 0
+    """List clips holding a reward or an episode end this many extra times (sparse-reward tasks, e.g. 10)."""
