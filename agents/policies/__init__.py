@@ -13,6 +13,7 @@ from gymnasium import spaces
 
 POLICIES: dict[str, str] = {
     "random": "agents.policies.random_policy:RandomPolicy",
+    "random_set": "agents.policies.random_policy:RandomSetPolicy",
     "explorer": "agents.policies.explorer:ExplorerPolicy",
     "seeker": "agents.policies.seeker:SeekerPolicy",
     "gold_seeker": "agents.policies.seeker:SeekerPolicy",  # the name data/bw_gold was recorded with

@@ -42,3 +42,24 @@ class RandomPolicy:
             action[hotbar[int(self.rng.integers(len(hotbar)))]] = 1
         action["camera"] = self.rng.normal(0.0, self.camera_std, 2).astype(np.float32)
         return action
+
+
+class RandomSetPolicy:
+    """Uniform random choice over the agent's action set (agents/action_set.py): what an untrained agent does,
+    so data recorded with it shows the world model the states and actions imagination starts from."""
+
+    def __init__(self, action_space: spaces.Space, seed: int = 0) -> None:
+        from agents.action_set import ActionSet
+
+        if not is_canonical(action_space):
+            raise ValueError("random_set needs the canonical action dict (envs.actions.action_space())")
+        self.action_set = ActionSet()
+        self.reset(seed)
+
+    def reset(self, seed: int) -> None:
+        """Reseed for a new episode."""
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: Any, info: dict[str, Any]) -> dict[str, Any]:
+        """A uniformly drawn action of the set."""
+        return self.action_set.action(int(self.rng.integers(len(self.action_set))))
