@@ -2,6 +2,7 @@
 
     wm agent train --world runs/gold_wm/world_model --contexts data/bw_gold --task mine_gold --minutes 30
     wm agent eval --env BlockWorld-v0 --task mine_gold --episodes 100 --agent runs/agent --dream runs/gold_wm/world_model
+    wm agent sb3 --world runs/gold_wm/world_model --contexts data/bw_gold --minutes 30 --episodes 100
 """
 
 from __future__ import annotations
@@ -56,6 +57,50 @@ def eval_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def sb3_parser(prog: str) -> argparse.ArgumentParser:
+    """Flags of `wm agent sb3`."""
+    parser = argparse.ArgumentParser(prog=f"{prog} sb3", description="Off-the-shelf comparison: stable-baselines3 "
+                                     "PPO trained on the dream (DreamVecEnv), evaluated in BlockWorld.")
+    parser.add_argument("--world", default="bundled", help="world model ('bundled' or a dir)")
+    parser.add_argument("--contexts", default="data/bw_gold", help="episode store whose clips prompt the dream")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget in minutes (default 30)")
+    parser.add_argument("--timesteps", type=int, default=2_000_000, help="maximum dream steps (default 2e6)")
+    parser.add_argument("--num-envs", type=int, default=16, help="dream worlds per batched step (default 16)")
+    parser.add_argument("--horizon", type=int, default=16, help="dream episode length (default 16)")
+    parser.add_argument("--reward-floor", type=float, default=0.1, help="dream rewards below it count as 0")
+    parser.add_argument("--policy", default="CnnPolicy", help="SB3 policy: CnnPolicy (frames >= 36 px) or MlpPolicy")
+    parser.add_argument("--task", default="mine_gold", help="BlockWorld task of the evaluation")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes (default 100)")
+    parser.add_argument("--max-steps", type=int, default=200, help="steps per evaluation episode (default 200)")
+    parser.add_argument("--seed", type=int, default=100000, help="evaluation seeds seed..seed+N-1")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_sb3(args: argparse.Namespace) -> dict[str, Any]:
+    """Train SB3 PPO in the dream, then evaluate it in BlockWorld (in this process: SB3 files are pickles)."""
+    import gymnasium as gym
+    import torch
+
+    import envs  # noqa: F401
+    from agents.evaluate import run_episodes
+    from agents.sb3_ppo import SB3Policy, train_ppo
+
+    torch.set_num_threads(args.threads)
+    model, info = train_ppo(args.world, args.contexts, args.minutes, args.num_envs, args.horizon, seed=0,
+                            reward_floor=args.reward_floor, max_steps=args.timesteps, progress=False,
+                            policy=args.policy)
+    height, width = info["frame_shape"][:2]  # BlockWorld renders at the dream's frame size
+    make_env = lambda: gym.make("BlockWorld-v0", task=args.task, max_episode_steps=args.max_steps,  # noqa: E731
+                                width=width, height=height)
+    outcome = run_episodes(make_env, SB3Policy(model), args.episodes, args.seed, "sb3_ppo")
+    return {"env": "BlockWorld-v0", "task": args.task, "episodes": args.episodes, "max_steps": args.max_steps,
+            "seed": args.seed, "training": {**info, "world": args.world, "contexts": args.contexts},
+            "policies": {"sb3_ppo": outcome.summary(seed=args.seed)}}
 
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,10 +173,11 @@ def format_results(results: dict[str, Any]) -> str:
 
 def main(argv: list[str], prog: str = "wm agent") -> int:
     """Entry point of `wm agent`."""
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("train", "eval"):
-        print(f"usage: {prog} {{train,eval}} [options]\n\n  train  train an actor-critic in a world model's dream\n"
-              f"  eval   evaluate agents and baselines in BlockWorld (and the dream)\n\n"
-              f"Run `{prog} train --help` or `{prog} eval --help` for options.", file=sys.stderr if argv else sys.stdout)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("train", "eval", "sb3"):
+        print(f"usage: {prog} {{train,eval,sb3}} [options]\n\n  train  train an actor-critic in a world model's dream\n"
+              f"  eval   evaluate agents and baselines in BlockWorld (and the dream)\n"
+              f"  sb3    train stable-baselines3 PPO in the dream and evaluate it in BlockWorld\n\n"
+              f"Run `{prog} COMMAND --help` for options.", file=sys.stderr if argv else sys.stdout)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     try:
         if argv[0] == "train":
@@ -144,8 +190,12 @@ def main(argv: list[str], prog: str = "wm agent") -> int:
             summary = train(cfg, progress=progress)
             print(json.dumps(summary))
             return 0
-        args = eval_parser(prog).parse_args(argv[1:])
-        results = run_eval(args)
+        if argv[0] == "sb3":
+            args = sb3_parser(prog).parse_args(argv[1:])
+            results = run_sb3(args)
+        else:
+            args = eval_parser(prog).parse_args(argv[1:])
+            results = run_eval(args)
     except ValueError as error:
         print(f"{prog} {argv[0]}: error: {error}", file=sys.stderr)
         return 2

@@ -55,8 +55,10 @@ class SB3Policy:
 
 
 def train_ppo(world: str, contexts: str, minutes: float, num_envs: int = 16, horizon: int = 16, seed: int = 0,
-              reward_floor: float = 0.1, max_steps: int = 2_000_000, progress: bool = True) -> tuple[Any, dict]:
-    """PPO ("CnnPolicy") on DreamVecEnv prompted by clips of `contexts`, for `minutes` or max_steps env steps."""
+              reward_floor: float = 0.1, max_steps: int = 2_000_000, progress: bool = True,
+              policy: str = "CnnPolicy") -> tuple[Any, dict]:
+    """PPO on DreamVecEnv prompted by clips of `contexts`, for `minutes` or max_steps env steps. "CnnPolicy" (SB3's
+    NatureCNN) needs frames of at least 36x36; "MlpPolicy" takes any size (the tests' 16x16 model)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -71,8 +73,11 @@ def train_ppo(world: str, contexts: str, minutes: float, num_envs: int = 16, hor
         def _on_step(self) -> bool:
             return time.perf_counter() < deadline
 
-    model = PPO("CnnPolicy", FloorRewards(venv, reward_floor), n_steps=horizon * 4, batch_size=128, n_epochs=4,
+    n_steps = horizon * 4
+    model = PPO(policy, FloorRewards(venv, reward_floor), n_steps=n_steps, batch_size=min(128, n_steps * num_envs),
+                n_epochs=4,
                 learning_rate=3e-4, gamma=0.95, ent_coef=3e-3, seed=seed, verbose=0)
     start = time.perf_counter()
     model.learn(max_steps, callback=Deadline(), progress_bar=progress)
-    return model, {"timesteps": int(model.num_timesteps), "seconds": time.perf_counter() - start}
+    return model, {"timesteps": int(model.num_timesteps), "seconds": time.perf_counter() - start,
+                   "frame_shape": list(venv.venv.frame_shape), "policy": policy}

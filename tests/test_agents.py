@@ -188,3 +188,15 @@ def test_scripted_seeker_mines_the_gold_and_random_rarely_does():
         make_policy("seeker", space, noise=2.0)
     with pytest.raises(ValueError, match="bad policy kwargs"):
         make_policy("seeker", space, speed=3)
+
+
+def test_sb3_ppo_trains_in_the_dream_and_runs_in_blockworld(tiny_model, tiny_store, tmp_path, capsys):  # noqa: F811
+    pytest.importorskip("stable_baselines3")
+    out = tmp_path / "sb3.json"
+    code = agent_main(["sb3", "--world", str(tiny_model), "--contexts", str(tiny_store), "--timesteps", "64",
+                       "--num-envs", "2", "--horizon", "4", "--episodes", "2", "--max-steps", "5", "--policy", "MlpPolicy",
+                       "--json", str(out), "--no-progress"])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["training"]["timesteps"] >= 64 and results["policies"]["sb3_ppo"]["mean_length"] == 5
+    assert "sb3_ppo" in capsys.readouterr().out
