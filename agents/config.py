@@ -11,8 +11,9 @@ class AgentTrainConfig:
 
     world: str = "bundled"
     """World model: "bundled" or a WorldModel directory (the dynamics run's RUN_DIR/world_model)."""
-    contexts: str = "data/bw_gold"
-    """Episode store whose clips start the imagined rollouts (real contexts)."""
+    contexts: str = "blockworld"
+    """Where imagined rollouts start (real contexts): "blockworld" (live play of the noisy scripted seeker in
+    BlockWorld with `task`; needs no data) or an episode store whose clips are used."""
     task: str = "mine_gold"
     """BlockWorld task the world model's reward head was trained on (recorded in the agent card)."""
     run_dir: str = "runs/agent"

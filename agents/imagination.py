@@ -1,8 +1,9 @@
 """Imagined rollouts: B dream worlds started from real contexts, stepped by the actor for H steps.
 
-Contexts are clips of real episodes (an episode store), so imagination starts where real play has been (as
-IRIS and DIAMOND start from their replay buffers); clips that contain an episode's end are skipped, since the
-world model never saw what follows one.
+Contexts are real: clips of recorded episodes (an episode store), so imagination starts where real play has
+been (as IRIS and DIAMOND start from their replay buffers), or live BlockWorld play ("blockworld"), which needs
+no recorded data. Clips that contain an episode's end are skipped, since the world model never saw what
+follows one.
 """
 
 from __future__ import annotations
@@ -46,6 +47,62 @@ class ContextSampler:
             actions.append({k: np.asarray(v) for k, v in clip["actions"].items()})
         stacked = {key: np.stack([a[key] for a in actions]) for key in (*BINARY_KEYS, "camera")}
         return np.stack(frames), stacked  # (B, k, H, W, 3), dict of (B, k-1, ...)
+
+
+class LiveContexts:
+    """Contexts from live BlockWorld play: a pool of k-frame windows of the noisy scripted seeker (spawn to a
+    random step, so rollouts start far from, near and facing the goal), a few replaced every call."""
+
+    def __init__(self, task: str, context_frames: int, frame_shape: tuple[int, int, int], seed: int = 0,
+                 pool: int = 256, refresh: int = 8, max_steps: int = 80) -> None:
+        from agents.policies.seeker import SeekerPolicy
+        from envs.blockworld.env import BlockWorldEnv
+
+        self.env = BlockWorldEnv(task=task, width=int(frame_shape[1]), height=int(frame_shape[0]),
+                                 max_episode_steps=0)
+        self.policy = SeekerPolicy(self.env.action_space, seed=seed, noise=0.3, wander=60)
+        self.context_frames, self.refresh, self.max_steps = context_frames, refresh, max_steps
+        self.rng = np.random.default_rng(seed)
+        self.pool = [self._play() for _ in range(pool)]
+
+    def _play(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Play a seeded episode to a random step; its last k frames and the k-1 actions between them (an
+        episode that ends sooner than k frames is replaced by another)."""
+        from envs.actions import stack_actions
+
+        k = self.context_frames
+        while True:
+            seed = int(self.rng.integers(2**31 - 1))
+            obs, info = self.env.reset(seed=seed)
+            self.policy.reset(seed)
+            frames, actions = [obs], []
+            for _ in range(int(self.rng.integers(k, self.max_steps))):
+                action = self.policy.act(obs, info)
+                obs, _, terminated, _, info = self.env.step(action)
+                if terminated:  # the goal is gone: keep the context from before the end
+                    break
+                frames.append(obs)
+                actions.append(action)
+            if len(frames) >= k:
+                tail = stack_actions(actions[len(actions) - (k - 1):]) if k > 1 else \
+                    stack_actions([action])  # unused by a 1-frame context; keeps the dict's keys
+                return np.stack(frames[-k:]), {key: v[: k - 1] for key, v in tail.items()}
+
+    def sample(self, batch: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """batch contexts drawn from the pool, after replacing `refresh` pool entries by fresh play."""
+        for _ in range(self.refresh):
+            self.pool[int(self.rng.integers(len(self.pool)))] = self._play()
+        chosen = [self.pool[int(i)] for i in self.rng.integers(len(self.pool), size=batch)]
+        actions = {key: np.stack([c[1][key] for c in chosen]) for key in (*BINARY_KEYS, "camera")}
+        return np.stack([c[0] for c in chosen]), actions
+
+
+def make_contexts(spec: str, task: str, context_frames: int, frame_shape: tuple[int, int, int], seed: int
+                  ) -> ContextSampler | LiveContexts:
+    """"blockworld" -> LiveContexts (no data needed); anything else is an episode store path."""
+    if spec == "blockworld":
+        return LiveContexts(task, context_frames, frame_shape, seed=seed)
+    return ContextSampler(spec, context_frames, seed=seed)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from agents.action_set import ActionSet
 from agents.actor_critic import ActorCritic, ActorCriticConfig
 from agents.checkpoint import save_agent
 from agents.config import AgentTrainConfig
-from agents.imagination import ContextSampler, imagine, to_tensors
+from agents.imagination import imagine, make_contexts, to_tensors
 from agents.returns import lambda_returns
 from worldmodel.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_json
 
@@ -60,7 +60,8 @@ class DreamTrainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.iteration = int(state["step"])
         # reseeded from the iteration count, so a resumed run draws fresh contexts and actions deterministically
-        self.sampler = ContextSampler(cfg.contexts, cfg.context_frames, seed=cfg.seed + 7919 * self.iteration)
+        self.sampler = make_contexts(cfg.contexts, cfg.task, cfg.context_frames, self.world.frame_shape,
+                                     seed=cfg.seed + 7919 * self.iteration)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + self.iteration)
         self.resumed_from = resume
 

@@ -200,3 +200,16 @@ def test_sb3_ppo_trains_in_the_dream_and_runs_in_blockworld(tiny_model, tiny_sto
     results = json.loads(out.read_text())
     assert results["training"]["timesteps"] >= 64 and results["policies"]["sb3_ppo"]["mean_length"] == 5
     assert "sb3_ppo" in capsys.readouterr().out
+
+
+def test_live_blockworld_contexts_are_seeded_real_frames():
+    from agents.imagination import LiveContexts
+
+    a = LiveContexts("mine_gold", 3, (FRAME, FRAME, 3), seed=5, pool=4, refresh=1)
+    b = LiveContexts("mine_gold", 3, (FRAME, FRAME, 3), seed=5, pool=4, refresh=1)
+    frames, actions = a.sample(6)
+    again, _ = b.sample(6)
+    assert frames.shape == (6, 3, FRAME, FRAME, 3) and frames.dtype == np.uint8
+    assert actions["camera"].shape == (6, 2, 2) and actions["attack"].shape == (6, 2)
+    assert np.array_equal(frames, again)  # same seed, same contexts
+    assert frames.std() > 5  # rendered BlockWorld, not blank frames
