@@ -141,8 +141,13 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         outcome = run_episodes(make_env, policy, args.episodes, args.seed, name, bar.update)
         results["policies"][name] = outcome.summary(seed=args.seed)
     if args.dream and args.agent:
+        from worldmodel import WorldModel
+
+        world = WorldModel.load(args.dream)
+        window = int(world.dynamics.cfg.context_frames)  # a full window of real frames, as in training
+
         def make_dream() -> gym.Env:
-            dream = gym.make("WorldModel-v0", model=args.dream, prompt="blockworld", device="cpu",
+            dream = gym.make("WorldModel-v0", model=world, prompt="blockworld", device="cpu", context_frames=window,
                              max_episode_steps=args.max_steps, temperature=args.dream_temperature,
                              prompt_kwargs={"env_kwargs": {"task": args.task}})
             return FloorReward(dream, args.reward_floor)

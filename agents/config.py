@@ -22,8 +22,9 @@ class AgentTrainConfig:
     """Dream worlds stepped in one batched forward per imagination step."""
     horizon: int = 16
     """Imagined steps per rollout; the value bootstraps beyond it."""
-    context_frames: int = 4
-    """Real frames that prime each imagined rollout."""
+    context_frames: int = 0
+    """Real frames that prime each imagined rollout (0 = the world model's whole window). A full window also
+    matches training: clips there always hold a full window before their last transition, where mine_gold pays."""
     iterations: int = 2000
     """Maximum updates (one imagined batch each); `minutes` may stop training first."""
     minutes: float = 30.0
@@ -56,7 +57,9 @@ class AgentTrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
-        positive = ("num_worlds", "horizon", "context_frames", "iterations", "ckpt_every", "log_every", "threads")
+        positive = ("num_worlds", "horizon", "iterations", "ckpt_every", "log_every", "threads")
+        if self.context_frames < 0:
+            raise ValueError(f"agent config 'context_frames' must be >= 0, got {self.context_frames!r}")
         for key in positive:
             if int(getattr(self, key)) < 1:
                 raise ValueError(f"agent config '{key}' must be >= 1, got {getattr(self, key)!r}")

@@ -60,7 +60,8 @@ class DreamTrainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.iteration = int(state["step"])
         # reseeded from the iteration count, so a resumed run draws fresh contexts and actions deterministically
-        self.sampler = make_contexts(cfg.contexts, cfg.task, cfg.context_frames, self.world.frame_shape,
+        self.context_frames = cfg.context_frames or int(self.world.dynamics.cfg.context_frames)
+        self.sampler = make_contexts(cfg.contexts, cfg.task, self.context_frames, self.world.frame_shape,
                                      seed=cfg.seed + 7919 * self.iteration)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + self.iteration)
         self.resumed_from = resume
