@@ -1,7 +1,9 @@
 """ActorCritic: a small CNN over one RGB frame with a policy head (logits over an ActionSet) and a value head.
 
-`compute_loss(batch)` is the project's one loss interface: REINFORCE with a value baseline on lambda-returns
-(as IRIS and DIAMOND train in imagination), an entropy bonus, and a squared-error value loss.
+`compute_loss(batch)` is the project's one loss interface: a policy gradient on lambda-returns with the value as
+baseline (as IRIS and DIAMOND train in imagination), an entropy bonus, and a squared-error value loss. With
+`old_log_probs` in the batch the policy term is PPO's clipped ratio, so several gradient passes can reuse one
+costly imagined batch; without it, it is plain REINFORCE.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class ActorCriticConfig:
     """Weight of the entropy bonus (keeps exploring; too high and the policy stays random)."""
     value_coef: float = 0.5
     """Weight of the value loss."""
+    clip: float = 0.2
+    """PPO ratio clip (used when the batch carries old_log_probs)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -84,7 +88,8 @@ class ActorCritic(nn.Module):
 
         batch: frames uint8 (B, H, h, w, 3) (the observations actions were taken in), actions long (B, H),
         returns (B, H) lambda-returns (no gradient), alive (B, H) 1 where the step lies before the episode's
-        end. The advantage G_t - V(o_t) uses the value without gradient; the value regresses on G_t."""
+        end; optional advantages (B, H) (default G_t - V(o_t) without gradient) and old_log_probs (B, H) of
+        the acting policy (switches to the clipped PPO objective). The value regresses on G_t."""
         frames, actions, returns, alive = batch["frames"], batch["actions"], batch["returns"], batch["alive"]
         b, h = actions.shape
         logits, values = self(rearrange(frames, "b t h w c -> (b t) h w c"))
@@ -93,9 +98,14 @@ class ActorCritic(nn.Module):
         log_probs = F.log_softmax(logits, -1)
         chosen = log_probs.gather(-1, actions[..., None]).squeeze(-1)  # (B, H)
         entropy = -(log_probs.exp() * log_probs).sum(-1)  # (B, H)
-        advantage = (returns - values).detach()
+        advantage = batch["advantages"] if "advantages" in batch else (returns - values).detach()
         weight = alive / alive.sum().clamp_min(1.0)
-        policy_loss = -(weight * chosen * advantage).sum()
+        if "old_log_probs" in batch:
+            ratio = (chosen - batch["old_log_probs"]).exp()
+            clipped = ratio.clamp(1.0 - self.cfg.clip, 1.0 + self.cfg.clip)
+            policy_loss = -(weight * torch.minimum(ratio * advantage, clipped * advantage)).sum()
+        else:
+            policy_loss = -(weight * chosen * advantage).sum()
         entropy_mean = (weight * entropy).sum()
         value_loss = (weight * (values - returns) ** 2).sum()
         cfg = self.cfg

@@ -29,8 +29,13 @@ class AgentTrainConfig:
     """Maximum updates (one imagined batch each); `minutes` may stop training first."""
     minutes: float = 30.0
     """Wall-clock budget of the training loop in minutes (0 = no limit)."""
-    lr: float = 3e-4
+    lr: float = 5e-4
     """Adam learning rate."""
+    epochs: int = 4
+    """Gradient passes over each imagined batch (PPO's ratio clip keeps them near on-policy; 1 with
+    minibatches 1 is one plain REINFORCE step). Imagination costs far more than an update, so reuse it."""
+    minibatches: int = 4
+    """Minibatches (split over worlds) per pass."""
     gamma: float = 0.95
     """Discount per step."""
     lam: float = 0.95
@@ -57,7 +62,8 @@ class AgentTrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
-        positive = ("num_worlds", "horizon", "iterations", "ckpt_every", "log_every", "threads")
+        positive = ("num_worlds", "horizon", "iterations", "epochs", "minibatches", "ckpt_every", "log_every",
+                    "threads")
         if self.context_frames < 0:
             raise ValueError(f"agent config 'context_frames' must be >= 0, got {self.context_frames!r}")
         for key in positive:

@@ -2,7 +2,8 @@
 
 One iteration: sample B real contexts -> imagine H steps with the current policy (world model sampling at
 `dream_temperature`) -> values of o_0..o_H without gradient -> lambda-returns bootstrapped at the horizon ->
-one REINFORCE-with-baseline + value update (ActorCritic.compute_loss). Checkpoints resume; the newest agent is
+advantages G - V scaled to unit std -> `epochs` passes of PPO-clipped policy gradient + value regression over
+minibatches of worlds (ActorCritic.compute_loss). Checkpoints resume; the newest agent is
 exported to RUN_DIR/agent after every checkpoint.
 """
 
@@ -26,6 +27,15 @@ from agents.config import AgentTrainConfig
 from agents.imagination import imagine, make_contexts, to_tensors
 from agents.returns import lambda_returns
 from worldmodel.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_json
+
+
+def normalised(advantages: torch.Tensor, alive: torch.Tensor) -> torch.Tensor:
+    """Advantages scaled to unit standard deviation over the live steps (mean kept: with sparse rewards most
+    advantages are ~0, and centring would push down the many actions that simply saw no reward)."""
+    weight = alive / alive.sum().clamp_min(1.0)
+    mean = (weight * advantages).sum()
+    std = ((weight * (advantages - mean) ** 2).sum()).sqrt()
+    return advantages / std.clamp_min(0.1)  # no reward anywhere: do not blow value noise up to unit scale
 
 
 def _device(name: str) -> torch.device:
@@ -67,24 +77,32 @@ class DreamTrainer:
         self.resumed_from = resume
 
     def update(self) -> dict[str, float]:
-        """One imagined batch and one gradient step; returns its metrics."""
+        """One imagined batch, then `epochs` x `minibatches` gradient steps on it; returns metrics."""
         cfg, agent = self.cfg, self.agent
         agent.eval()
         imagined = imagine(self.world, agent, self.action_set, self.sampler.sample(cfg.num_worlds), cfg.horizon,
                            self.generator, cfg.reward_floor)
         batch = to_tensors(imagined, self.device)
+        b = cfg.num_worlds
         with torch.no_grad():
-            _, values = agent(rearrange(batch["frames"], "b t h w c -> (b t) h w c"))
-            values = rearrange(values, "(b t) -> b t", b=cfg.num_worlds)  # (B, H+1)
+            logits, values = agent(rearrange(batch["frames"], "b t h w c -> (b t) h w c"))
+            values = rearrange(values, "(b t) -> b t", b=b)  # (B, H+1)
+            log_probs = rearrange(torch.log_softmax(logits, -1), "(b t) a -> b t a", b=b)[:, :-1]  # (B, H, A)
         batch["returns"] = lambda_returns(batch["rewards"], values, batch["continues"], cfg.gamma, cfg.lam)
         batch["frames"] = batch["frames"][:, :-1]  # the observations the actions were taken in
+        batch["old_log_probs"] = log_probs.gather(-1, batch["actions"][..., None]).squeeze(-1)
+        batch["advantages"] = normalised(batch["returns"] - values[:, :-1], batch["alive"])
         agent.train()
-        loss, metrics = agent.compute_loss(batch)
-        self.optimizer.zero_grad()
-        loss.backward()
-        if cfg.grad_clip:
-            metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(agent.parameters(), cfg.grad_clip))
-        self.optimizer.step()
+        metrics: dict[str, float] = {}
+        for _ in range(cfg.epochs):
+            order = torch.randperm(b, generator=self.generator, device=self.device)
+            for worlds in order.chunk(min(cfg.minibatches, b)):
+                loss, metrics = agent.compute_loss({key: value[worlds] for key, value in batch.items()})
+                self.optimizer.zero_grad()
+                loss.backward()
+                if cfg.grad_clip:
+                    metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(agent.parameters(), cfg.grad_clip))
+                self.optimizer.step()
         alive = imagined.alive
         metrics["imagined_return"] = float((imagined.rewards * alive).sum(1).mean())
         metrics["imagined_terminations"] = float(((1 - imagined.continues) * alive).sum(1).mean())

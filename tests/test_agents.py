@@ -48,8 +48,14 @@ def test_lambda_returns_limits():
 class BanditWorld:
     """A stand-in world model: constant frames; reward 1 and termination when the 'attack' action is taken."""
 
-    def __init__(self, attack: dict) -> None:
+    frame_shape = (FRAME, FRAME, 3)
+    temperature = 1.0
+
+    def __init__(self, attack: dict | None = None) -> None:
         self.attack_key = attack
+
+    def seed(self, seed: int) -> None:
+        pass
 
     def reset(self, frames, actions=None):
         self.b = len(frames)
@@ -213,3 +219,16 @@ def test_live_blockworld_contexts_are_seeded_real_frames():
     assert actions["camera"].shape == (6, 2, 2) and actions["attack"].shape == (6, 2)
     assert np.array_equal(frames, again)  # same seed, same contexts
     assert frames.std() > 5  # rendered BlockWorld, not blank frames
+
+
+def test_ppo_updates_learn_the_rewarded_action(tiny_store, tmp_path):
+    cfg = AgentTrainConfig(contexts=str(tiny_store), run_dir=str(tmp_path / "run"), num_worlds=8, horizon=4,
+                           context_frames=2, epochs=4, minibatches=2, lr=1e-3, minutes=0)
+    trainer = DreamTrainer(cfg, world=BanditWorld())
+    attack = trainer.action_set.names.index("attack")
+    for _ in range(15):
+        metrics = trainer.update()
+    with torch.no_grad():
+        logits, _ = trainer.agent(torch.zeros(1, FRAME, FRAME, 3, dtype=torch.uint8))
+    assert float(torch.softmax(logits, -1)[0, attack]) > 0.5
+    assert metrics["action/attack"] > 0.3  # the imagined batches already act on it
