@@ -16,6 +16,7 @@ POLICIES: dict[str, str] = {
     "random_set": "agents.policies.random_policy:RandomSetPolicy",
     "explorer": "agents.policies.explorer:ExplorerPolicy",
     "seeker": "agents.policies.seeker:SeekerPolicy",
+    "agent": "agents.policies.trained:TrainedAgentPolicy",
     "gold_seeker": "agents.policies.seeker:SeekerPolicy",  # the name data/bw_gold was recorded with
 }
 
