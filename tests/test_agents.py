@@ -232,3 +232,19 @@ def test_ppo_updates_learn_the_rewarded_action(tiny_store, tmp_path):
         logits, _ = trainer.agent(torch.zeros(1, FRAME, FRAME, 3, dtype=torch.uint8))
     assert float(torch.softmax(logits, -1)[0, attack]) > 0.5
     assert metrics["action/attack"] > 0.3  # the imagined batches already act on it
+
+
+def test_trained_agent_records_data_for_the_dyna_loop(tmp_path):
+    actions = ActionSet()
+    save_agent(tmp_path / "agent", ActorCritic(ActorCriticConfig(num_actions=len(actions), channels=(8, 8),
+                                                                 hidden=16)), actions, {"note": "untrained"})
+    out = tmp_path / "store"
+    summary = collect(CollectConfig(env_id="BlockWorld-v0", out=str(out), policy="agent", episodes=2, steps=6,
+                                    env_kwargs={"width": FRAME, "height": FRAME, "task": "mine_gold"},
+                                    policy_kwargs={"path": str(tmp_path / "agent"), "noise": 0.5}), progress=False)
+    assert summary["episodes"] == 2 and not summary["failed"]
+    from worldmodel.data import open_dataset
+
+    episode = open_dataset(out).load(0)
+    assert episode["frames"].shape == (7, FRAME, FRAME, 3)
+    assert episode["meta"]["policy_kwargs"]["noise"] == 0.5
