@@ -37,15 +37,23 @@ def train_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_evaluation_args(parser: argparse.ArgumentParser) -> None:
+    """The flags every evaluating subcommand shares: task, episodes, seeds, threads, output."""
+    parser.add_argument("--task", default="mine_gold", help="BlockWorld task (default mine_gold)")
+    parser.add_argument("--episodes", type=int, default=100, help="episodes per policy (default 100)")
+    parser.add_argument("--max-steps", type=int, default=200, help="steps per episode (default 200)")
+    parser.add_argument("--seed", type=int, default=100000, help="episode i uses seed+i (default 100000: held out)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def eval_parser(prog: str) -> argparse.ArgumentParser:
     """Flags of `wm agent eval`."""
     parser = argparse.ArgumentParser(prog=f"{prog} eval", description="Evaluate an agent (and baselines) in a real "
                                      "env; with --dream, also in the dream from the same starts (the return gap).")
     parser.add_argument("--env", default="BlockWorld-v0", help="real env id (default BlockWorld-v0)")
-    parser.add_argument("--task", default="mine_gold", help="BlockWorld task (default mine_gold)")
-    parser.add_argument("--episodes", type=int, default=100, help="episodes per policy (default 100)")
-    parser.add_argument("--max-steps", type=int, default=200, help="steps per episode (default 200)")
-    parser.add_argument("--seed", type=int, default=100000, help="episode i uses seed+i (default 100000: held out)")
+    add_evaluation_args(parser)
     parser.add_argument("--agent", default=None, help="agent dir or agent training run dir (omit: baselines only)")
     parser.add_argument("--baselines", default=",".join(BASELINES),
                         help=f"comma list of {', '.join(BASELINES)} or 'none' (default all)")
@@ -53,9 +61,6 @@ def eval_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--dream-temperature", type=float, default=1.0, help="dream sampling temperature")
     parser.add_argument("--reward-floor", type=float, default=0.1, help="dream rewards below it count as 0")
     parser.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -71,13 +76,7 @@ def sb3_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--horizon", type=int, default=16, help="dream episode length (default 16)")
     parser.add_argument("--reward-floor", type=float, default=0.1, help="dream rewards below it count as 0")
     parser.add_argument("--policy", default="CnnPolicy", help="SB3 policy: CnnPolicy (frames >= 36 px) or MlpPolicy")
-    parser.add_argument("--task", default="mine_gold", help="BlockWorld task of the evaluation")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes (default 100)")
-    parser.add_argument("--max-steps", type=int, default=200, help="steps per evaluation episode (default 200)")
-    parser.add_argument("--seed", type=int, default=100000, help="evaluation seeds seed..seed+N-1")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_evaluation_args(parser)
     return parser
 
 
