@@ -27,7 +27,7 @@ class ActorCriticConfig:
     """Channels of the strided 4x4 conv layers (each halves the frame: 64x64 -> 4x4)."""
     hidden: int = 256
     """Width of the shared layer feeding both heads."""
-    entropy_coef: float = 3e-3
+    entropy_coef: float = 1e-2
     """Weight of the entropy bonus (keeps exploring; too high and the policy stays random)."""
     value_coef: float = 0.5
     """Weight of the value loss."""

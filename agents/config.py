@@ -40,7 +40,7 @@ class AgentTrainConfig:
     """Discount per step."""
     lam: float = 0.95
     """Lambda of the lambda-returns."""
-    entropy_coef: float = 3e-3
+    entropy_coef: float = 1e-2
     """Weight of the entropy bonus."""
     grad_clip: float = 1.0
     """Clip of the global gradient norm (0 = off)."""
