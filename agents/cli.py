@@ -111,7 +111,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     import envs  # noqa: F401  (registers BlockWorld-v0 and WorldModel-v0)
     from agents.action_set import ActionSet
     from agents.checkpoint import load_agent
-    from agents.evaluate import AgentPolicy, FloorReward, RandomChoice, run_episodes
+    from agents.evaluate import AgentPolicy, FloorReward, run_episodes
     from agents.policies import make_policy
 
     torch.set_num_threads(args.threads)
@@ -127,7 +127,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     if args.agent:
         agent, action_set, card = load_agent(args.agent)
         policies.append(("agent", AgentPolicy(agent, action_set, greedy=args.greedy)))
-    builders = {"random_set": lambda: RandomChoice(action_set), "random": lambda: make_policy("random", space),
+    builders = {"random_set": lambda: make_policy("random_set", space, action_set=action_set), "random": lambda: make_policy("random", space),
                 "scripted": lambda: make_policy("seeker", space)}
     policies += [(name, builders[name]()) for name in baselines]
     if not policies:

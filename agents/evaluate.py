@@ -1,9 +1,9 @@
 """Evaluate policies in a real env (BlockWorld) or in the dream: returns, success rates and their intervals.
 
 Every policy here has `reset(seed)` and `act(obs, info) -> canonical action dict`, so the same object runs
-unchanged in `BlockWorld-v0` and in `WorldModel-v0`: the learned agent (frames only), a uniform random choice
-over the agent's action set, the random data-collection policy over the full action space, and the scripted
-seeker (privileged: it reads the goal from info, so it only works in BlockWorld).
+unchanged in `BlockWorld-v0` and in `WorldModel-v0`: the learned agent (frames only, here), and from
+agents.policies the uniform choice over the agent's action set (random_set), the random policy over the full
+action space, and the scripted seeker (privileged: it reads the goal from info, so it only works in BlockWorld).
 """
 
 from __future__ import annotations
@@ -36,22 +36,6 @@ class AgentPolicy:
         frames = torch.as_tensor(np.asarray(obs))[None]
         index = int(self.agent.act(frames, generator=self.generator, greedy=self.greedy)[0])
         return self.action_set.action(index)
-
-
-class RandomChoice:
-    """Uniform random index of an ActionSet (the agent's own action space)."""
-
-    def __init__(self, action_set: ActionSet) -> None:
-        self.action_set = action_set
-        self.rng = np.random.default_rng(0)
-
-    def reset(self, seed: int) -> None:
-        """Reseed for a new episode."""
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs: Any, info: dict[str, Any]) -> dict[str, Any]:
-        """A uniformly drawn action of the set."""
-        return self.action_set.action(int(self.rng.integers(len(self.action_set))))
 
 
 @dataclass

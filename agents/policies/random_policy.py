@@ -48,12 +48,12 @@ class RandomSetPolicy:
     """Uniform random choice over the agent's action set (agents/action_set.py): what an untrained agent does,
     so data recorded with it shows the world model the states and actions imagination starts from."""
 
-    def __init__(self, action_space: spaces.Space, seed: int = 0) -> None:
+    def __init__(self, action_space: spaces.Space, seed: int = 0, action_set: Any = None) -> None:
         from agents.action_set import ActionSet
 
         if not is_canonical(action_space):
             raise ValueError("random_set needs the canonical action dict (envs.actions.action_space())")
-        self.action_set = ActionSet()
+        self.action_set = action_set if action_set is not None else ActionSet()
         self.reset(seed)
 
     def reset(self, seed: int) -> None:
