@@ -16,6 +16,7 @@ from typing import Any
 from agents.config import AgentTrainConfig
 
 BASELINES = ("random_set", "random", "scripted")
+CRAFTER_BASELINES = ("random_set",)  # Crafter's random policy: uniform over its 17 actions
 
 
 def _field_docs() -> dict[str, str]:
@@ -41,7 +42,8 @@ def add_evaluation_args(parser: argparse.ArgumentParser) -> None:
     """The flags every evaluating subcommand shares: task, episodes, seeds, threads, output."""
     parser.add_argument("--task", default="mine_gold", help="BlockWorld task (default mine_gold)")
     parser.add_argument("--episodes", type=int, default=100, help="episodes per policy (default 100)")
-    parser.add_argument("--max-steps", type=int, default=200, help="steps per episode (default 200)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="steps per episode (default 200 in BlockWorld, 10000 = Crafter's own limit in Crafter)")
     parser.add_argument("--seed", type=int, default=100000, help="episode i uses seed+i (default 100000: held out)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
@@ -52,12 +54,16 @@ def eval_parser(prog: str) -> argparse.ArgumentParser:
     """Flags of `wm agent eval`."""
     parser = argparse.ArgumentParser(prog=f"{prog} eval", description="Evaluate an agent (and baselines) in a real "
                                      "env; with --dream, also in the dream from the same starts (the return gap).")
-    parser.add_argument("--env", default="BlockWorld-v0", help="real env id (default BlockWorld-v0)")
+    parser.add_argument("--env", default="BlockWorld-v0",
+                        help="real env id: BlockWorld-v0 (default) or Crafter-v0 (adds achievements and the score)")
     add_evaluation_args(parser)
     parser.add_argument("--agent", default=None, help="agent dir or agent training run dir (omit: baselines only)")
-    parser.add_argument("--baselines", default=",".join(BASELINES),
-                        help=f"comma list of {', '.join(BASELINES)} or 'none' (default all)")
+    parser.add_argument("--baselines", default=None,
+                        help=f"comma list of {', '.join(BASELINES)} (Crafter: random_set only, its uniform random "
+                             "policy) or 'none' (default all that apply)")
     parser.add_argument("--dream", default=None, help="world model ('bundled' or a dir) to also run the agent in")
+    parser.add_argument("--contexts", default=None,
+                        help="episode store that prompts the dream (default: live BlockWorld play; Crafter needs one)")
     parser.add_argument("--dream-temperature", type=float, default=1.0, help="dream sampling temperature")
     parser.add_argument("--reward-floor", type=float, default=0.1, help="dream rewards below it count as 0")
     parser.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
@@ -90,6 +96,7 @@ def run_sb3(args: argparse.Namespace) -> dict[str, Any]:
     from agents.sb3_ppo import SB3Policy, train_ppo
 
     torch.set_num_threads(args.threads)
+    args.max_steps = args.max_steps or 200
     model, info = train_ppo(args.world, args.contexts, args.minutes, args.num_envs, args.horizon, seed=0,
                             reward_floor=args.reward_floor, max_steps=args.timesteps, progress=False,
                             policy=args.policy)
@@ -102,6 +109,21 @@ def run_sb3(args: argparse.Namespace) -> dict[str, Any]:
             "policies": {"sb3_ppo": outcome.summary(seed=args.seed)}}
 
 
+def real_env_factory(env_id: str, task: str, max_steps: int) -> Any:
+    """A function making the real env the agents act in: BlockWorld with `task`, or Crafter with canonical
+    actions (envs.crafter_actions), each limited to max_steps."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers BlockWorld-v0, Crafter-v0 and WorldModel-v0)
+    from agents.action_set import kind_for_env
+
+    if kind_for_env(env_id) == "crafter":
+        from envs.crafter_actions import CanonicalCrafterActions
+
+        return lambda: CanonicalCrafterActions(gym.make(env_id, max_episode_steps=max_steps))
+    return lambda: gym.make(env_id, task=task, max_episode_steps=max_steps)
+
+
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate the chosen policies; returns the results dict that is printed and written."""
     import gymnasium as gym
@@ -109,23 +131,28 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
     import envs  # noqa: F401  (registers BlockWorld-v0 and WorldModel-v0)
-    from agents.action_set import ActionSet
+    from agents.action_set import ActionSet, kind_for_env
     from agents.checkpoint import load_agent
     from agents.evaluate import AgentPolicy, FloorReward, run_episodes
     from agents.policies import make_policy
 
     torch.set_num_threads(args.threads)
-    env_kwargs = {"task": args.task, "max_episode_steps": args.max_steps}
-    make_env = lambda: gym.make(args.env, **env_kwargs)  # noqa: E731
+    kind = kind_for_env(args.env)
+    args.max_steps = args.max_steps or (10000 if kind == "crafter" else 200)
+    make_env = real_env_factory(args.env, args.task, args.max_steps)
     space = make_env().action_space
-    baselines = [] if args.baselines == "none" else [b.strip() for b in args.baselines.split(",") if b.strip()]
-    unknown = sorted(set(baselines) - set(BASELINES))
+    allowed = CRAFTER_BASELINES if kind == "crafter" else BASELINES
+    spec = args.baselines if args.baselines is not None else ",".join(allowed)
+    baselines = [] if spec == "none" else [b.strip() for b in spec.split(",") if b.strip()]
+    unknown = sorted(set(baselines) - set(allowed))
     if unknown:
-        raise ValueError(f"--baselines: unknown {unknown}; choose from {list(BASELINES)} or 'none'")
+        raise ValueError(f"--baselines: {unknown} not available in {args.env}; choose from {list(allowed)} or 'none'")
     policies: list[tuple[str, Any]] = []
-    action_set = ActionSet()
+    action_set = ActionSet(kind=kind)
     if args.agent:
         agent, action_set, card = load_agent(args.agent)
+        if action_set.kind != kind:
+            raise ValueError(f"--agent {args.agent}: its actions are {action_set.kind!r} ones, {args.env} needs {kind!r}")
         policies.append(("agent", AgentPolicy(agent, action_set, greedy=args.greedy)))
     builders = {"random_set": lambda: make_policy("random_set", space, action_set=action_set), "random": lambda: make_policy("random", space),
                 "scripted": lambda: make_policy("seeker", space)}
@@ -144,11 +171,15 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
 
         world = WorldModel.load(args.dream)
         window = int(world.dynamics.cfg.context_frames)  # a full window of real frames, as in training
+        if kind == "crafter" and not args.contexts:
+            raise ValueError("--dream in Crafter needs --contexts (an episode store of Crafter clips)")
+        prompt = f"dataset:{args.contexts}" if args.contexts else "blockworld"
+        prompt_kwargs = {} if args.contexts else {"env_kwargs": {"task": args.task}}
 
         def make_dream() -> gym.Env:
-            dream = gym.make("WorldModel-v0", model=world, prompt="blockworld", device="cpu", context_frames=window,
+            dream = gym.make("WorldModel-v0", model=world, prompt=prompt, device="cpu", context_frames=window,
                              max_episode_steps=args.max_steps, temperature=args.dream_temperature,
-                             prompt_kwargs={"env_kwargs": {"task": args.task}})
+                             prompt_kwargs=prompt_kwargs)
             return FloorReward(dream, args.reward_floor)
 
         outcome = run_episodes(make_dream, policies[0][1], args.episodes, args.seed, "agent_in_dream", bar.update)
@@ -160,16 +191,27 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
 
 def format_results(results: dict[str, Any]) -> str:
     """A plain table: policy, success rate [95% CI], mean return [95% CI], mean episode length."""
-    lines = [f"{results['env']} task={results['task']}: {results['episodes']} episodes x {results['max_steps']} "
-             f"steps, seeds {results['seed']}..{results['seed'] + results['episodes'] - 1}",
-             f"{'policy':<16} {'success':>8} {'95% CI':>15} {'return':>8} {'95% CI':>15} {'length':>7}"]
+    crafter = any("crafter_score" in r for r in results["policies"].values())
+    first = "score" if crafter else "success"
+    lines = [f"{results['env']}{'' if crafter else ' task=' + results['task']}: {results['episodes']} episodes x "
+             f"{results['max_steps']} steps, seeds {results['seed']}..{results['seed'] + results['episodes'] - 1}",
+             f"{'policy':<16} {first:>8} {'95% CI':>15} {'return':>8} {'95% CI':>15} {'length':>7}"]
     rows = dict(results["policies"])
     if "dream" in results:
         rows["agent (dream)"] = results["dream"]
     for name, r in rows.items():
-        s_ci, r_ci = r["success_ci95"], r["return_ci95"]
-        lines.append(f"{name:<16} {r['success_rate']:>8.3f} [{s_ci[0]:.3f}, {s_ci[1]:.3f}] {r['mean_return']:>8.3f} "
+        value, s_ci = ((r["crafter_score"], r["score_ci95"]) if "crafter_score" in r
+                       else (r["success_rate"], r["success_ci95"]))
+        r_ci = r["return_ci95"]
+        lines.append(f"{name:<16} {value:>8.3f} [{s_ci[0]:.3f}, {s_ci[1]:.3f}] {r['mean_return']:>8.3f} "
                      f"[{r_ci[0]:.3f}, {r_ci[1]:.3f}] {r['mean_length']:>7.1f}")
+    if crafter:
+        names = sorted({n for r in results["policies"].values() for n in r.get("achievement_success", {})})
+        lines.append("achievements unlocked (% of episodes; those never unlocked left out):")
+        for policy, r in results["policies"].items():
+            rates = r.get("achievement_success", {})
+            lines.append(f"  {policy:<14} " + " ".join(f"{n}={100 * rates[n]:.0f}" for n in names
+                                                      if rates.get(n, 0) > 0))
     if "dream_real_gap" in results:
         lines.append(f"dream - real mean return: {results['dream_real_gap']:+.3f} (the dream's over-promise)")
     return "\n".join(lines)

@@ -15,7 +15,11 @@ class AgentTrainConfig:
     """Where imagined rollouts start (real contexts): "blockworld" (live play of the noisy scripted seeker in
     BlockWorld with `task`; needs no data) or an episode store whose clips are used."""
     task: str = "mine_gold"
-    """BlockWorld task the world model's reward head was trained on (recorded in the agent card)."""
+    """BlockWorld task the world model's reward head was trained on (recorded in the agent card; for
+    "blockworld" contexts also the task those are played in)."""
+    action_set: str = "blockworld"
+    """The agent's actions: "blockworld" (10 named BlockWorld actions, 10-degree turns) or "crafter" (Crafter's
+    17 actions; pair it with a Crafter world model and an episode store of Crafter clips as contexts)."""
     run_dir: str = "runs/agent"
     """Output: agent/ (the trained agent), checkpoints/ (resume), tb/ (TensorBoard), config.json."""
     num_worlds: int = 32
@@ -48,7 +52,9 @@ class AgentTrainConfig:
     """World-model sampling temperature during imagination (lower = more deterministic dreams; sampling, not
     greedy decoding, keeps the agent from exploiting one fixed model error)."""
     reward_floor: float = 0.1
-    """Predicted rewards below this count as 0 (the reward head's noise would add up over the horizon)."""
+    """Predicted rewards of smaller magnitude count as 0 (the reward head's noise would add up over the
+    horizon). 0.1 keeps BlockWorld's task rewards; 0.5 keeps only Crafter's achievements (+1), not its +/-0.1
+    health changes."""
     ckpt_every: int = 25
     """Save a checkpoint (and export agent/) every N iterations, and at the end."""
     log_every: int = 5
@@ -74,6 +80,11 @@ class AgentTrainConfig:
                 raise ValueError(f"agent config '{key}' must be >= 0, got {getattr(self, key)!r}")
         if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1 or self.lr <= 0:
             raise ValueError("agent config: 'gamma' must be in (0, 1], 'lam' in [0, 1] and 'lr' > 0")
+        if self.action_set not in ("blockworld", "crafter"):
+            raise ValueError(f"agent config 'action_set' must be blockworld or crafter, got {self.action_set!r}")
+        if self.action_set == "crafter" and self.contexts == "blockworld":
+            raise ValueError("agent config: action_set 'crafter' needs 'contexts' = an episode store of Crafter "
+                             "clips (e.g. data/crafter), not live BlockWorld play")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"agent config 'device' must be cpu, cuda or auto, got {self.device!r}")
 

@@ -129,8 +129,8 @@ def imagine(world: Any, agent: ActorCritic, action_set: ActionSet, contexts: tup
             horizon: int, generator: torch.Generator, reward_floor: float = 0.0) -> Imagined:
     """Roll B = len(contexts) dream worlds forward `horizon` steps with actions sampled from the agent.
 
-    world: a WorldModel (its own sampling seeded by the caller); reward_floor: predicted rewards below it
-    count as 0 (the reward head's small noise would otherwise add up over long horizons)."""
+    world: a WorldModel (its own sampling seeded by the caller); reward_floor: predicted rewards of smaller
+    magnitude count as 0 (the reward head's small noise would otherwise add up over long horizons)."""
     frames, context_actions = contexts
     obs = np.asarray(world.reset(frames, context_actions))  # (B, h, w, 3)
     b = obs.shape[0]
@@ -145,7 +145,7 @@ def imagine(world: Any, agent: ActorCritic, action_set: ActionSet, contexts: tup
         obs = np.asarray(obs)
         reward = np.asarray(reward, dtype=np.float32)
         actions[:, t] = index
-        rewards[:, t] = np.where(reward >= reward_floor, reward, 0.0)
+        rewards[:, t] = np.where(np.abs(reward) >= reward_floor, reward, 0.0)
         continues[:, t] = 1.0 - np.asarray(terminated, dtype=np.float32)
         seen.append(obs)
     return Imagined(np.stack(seen, axis=1), actions, rewards, continues)

@@ -58,7 +58,7 @@ class DreamTrainer:
         self.world = world if world is not None else WorldModel.load(cfg.world, device=self.device)
         self.world.temperature = cfg.dream_temperature
         self.world.seed(cfg.seed)
-        self.action_set = ActionSet()
+        self.action_set = ActionSet(kind=cfg.action_set)
         self.agent = ActorCritic(ActorCriticConfig(num_actions=len(self.action_set),
                                                    entropy_coef=cfg.entropy_coef)).to(self.device)
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=cfg.lr)

@@ -58,6 +58,12 @@ class CrafterEnv(gymnasium.Env):
         self._last = np.array(obs, dtype=np.uint8)
         return self._last, float(reward), terminated, truncated, copied
 
+    def canonical_action(self, action: int) -> dict[str, Any]:
+        """The canonical action dict of a Crafter action id (envs.crafter_actions); recordings store both."""
+        from envs.crafter_actions import to_canonical
+
+        return to_canonical(action)
+
     def render(self) -> np.ndarray | None:
         """The last observation (rgb_array mode)."""
         return None if self._last is None else self._last.copy()

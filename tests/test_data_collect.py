@@ -89,6 +89,10 @@ def test_collect_crafter(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and "frames/s with 1 worker(s)" in capsys.readouterr().out
     episode = load_episode(tmp_path / "episodes" / "ep_000000.npz")
     assert episode["frames"].shape == (13, 64, 64, 3) and episode["raw_actions"]["action"].dtype.kind == "i"
+    from envs.crafter_actions import to_crafter  # the canonical actions are stored too: action-conditioned data
+
+    canonical = [{key: value[t] for key, value in episode["actions"].items()} for t in range(12)]
+    assert [to_crafter(a) for a in canonical] == episode["raw_actions"]["action"].tolist()
 
 
 def blockworld_available() -> bool:

@@ -316,3 +316,24 @@ def test_init_from_warm_starts_the_dynamics(tmp_path) -> None:
         warm_start(wider, str(tmp_path / "wm"))
     with pytest.raises(ValueError, match="not found"):
         warm_start(fresh, str(tmp_path / "nowhere"))
+
+
+def test_init_from_warm_starts_the_tokenizer(tmp_path) -> None:
+    from worldmodel.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
+    from worldmodel.train.cli import warm_start_tokenizer
+
+    cfg = dict(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 1, 1], res_blocks=[0, 0, 0],
+               mid_blocks=0)
+    torch.manual_seed(1)
+    source = Tokenizer(TokenizerConfig(**cfg))
+    save_tokenizer(source, tmp_path / "run" / "tokenizer")
+    torch.manual_seed(2)
+    fresh = Tokenizer(TokenizerConfig(**cfg))
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.parameters(), source.parameters()))
+    warm_start_tokenizer(fresh, str(tmp_path / "run"))  # a run dir resolves to its tokenizer/ export
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), source.state_dict().values()))
+    wider = Tokenizer(TokenizerConfig(**{**cfg, "channels": 16}))
+    with pytest.raises(ValueError, match="tokenizer.safetensors"):
+        warm_start_tokenizer(wider, str(tmp_path / "run"))
+    with pytest.raises(ValueError, match="no tokenizer found"):
+        warm_start_tokenizer(fresh, str(tmp_path / "nowhere"))

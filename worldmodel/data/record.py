@@ -77,6 +77,7 @@ def record_episode(env: gymnasium.Env, get_frame: Callable[[Any], np.ndarray], p
                    steps: int, path: Path, meta: dict[str, Any], chunk_size: int = DEFAULT_CHUNK) -> int:
     """Play up to `steps` steps from `env.reset(seed=seed)` and write the episode atomically; returns frames."""
     canonical = is_canonical_space(env.action_space)
+    to_canonical = getattr(env.unwrapped, "canonical_action", None)  # native action -> canonical dict (Crafter)
     truth_fn = getattr(env.unwrapped, "ground_truth", None)
     policy.reset(seed)
     obs, info = env.reset(seed=seed)
@@ -120,6 +121,8 @@ def record_episode(env: gymnasium.Env, get_frame: Callable[[Any], np.ndarray], p
             canon, raw = (stack_actions(actions) if actions else None), None
         else:
             canon, raw = None, stack_native(env.action_space, actions) if actions else None
+            if to_canonical is not None and actions:
+                canon = stack_actions([to_canonical(action) for action in actions])
         if canonical and canon is None:
             canon = {key: np.zeros(0, np.uint8) for key in BINARY_KEYS} | {"camera": np.zeros((0, 2), np.float32)}
         writer.meta["record_seconds"] = time.perf_counter() - start

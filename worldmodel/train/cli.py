@@ -65,9 +65,9 @@ def _schema(target: str) -> Any:
         "run_dir": f"runs/{target}",
         "seed": 0,
     }
+    root["init_from"] = ""
     if target == "dynamics":
         root["tokenizer_checkpoint"] = MISSING
-        root["init_from"] = ""
     schema = OmegaConf.create(root)
     OmegaConf.set_struct(schema, True)
     return schema
@@ -131,8 +131,10 @@ def help_text(prog: str, target: str | None = None) -> str:
         root_docs = {"run_dir": "output dir: checkpoints/, tb/, config.yaml (+ tokenizer/ or world_model/)",
                      "seed": "seed of the model initialisation",
                      "tokenizer_checkpoint": "run dir of `wm train tokenizer` (or a tokenizer export dir); required",
-                     "init_from": "WorldModel dir (or 'bundled') whose dynamics weights start a fresh run "
-                                  "(fine-tuning); model.* must match its config"}
+                     "init_from": ("WorldModel dir (or 'bundled') whose dynamics weights start a fresh run "
+                                   "(fine-tuning); model.* must match its config") if name == "dynamics" else
+                                  ("tokenizer export dir, tokenizer run dir or 'bundled' whose weights start a "
+                                   "fresh run (fine-tuning, e.g. on a new game); model.* must match its config")}
         for key in cfg:
             value = cfg._get_node(key)
             if key in GROUPS:
@@ -168,6 +170,21 @@ def warm_start(module: Any, source: str) -> None:
     load_state_into(module.model, load_safetensors(path), path)
 
 
+def warm_start_tokenizer(module: Any, source: str) -> None:
+    """Copy the weights of a tokenizer export ('bundled' = the shipped one) into a fresh Tokenizer, to fine-tune
+    it on new footage; a resumed run then overwrites them with its own checkpoint. ValueError on a mismatch."""
+    from worldmodel.checkpoint import load_safetensors, load_state_into
+    from worldmodel.model import BUNDLED_DIR
+    from worldmodel.tokenizer.io import WEIGHTS_FILE, resolve_tokenizer_dir
+
+    try:
+        directory = BUNDLED_DIR if source == "bundled" else resolve_tokenizer_dir(source)
+    except (ValueError, FileNotFoundError) as error:
+        raise ValueError(f"init_from={source}: {error}") from error
+    path = directory / WEIGHTS_FILE
+    load_state_into(module, load_safetensors(path), path)
+
+
 def _run(target: str, cfg: Any) -> None:
     """Build the module and dataset from a validated config and train it."""
     import torch
@@ -196,6 +213,8 @@ def _run(target: str, cfg: Any) -> None:
                 f"{model_cfg.height}x{model_cfg.width}; override model.height={size[0]} model.width={size[1]}"
             )
         module = Tokenizer(model_cfg)
+        if cfg.init_from:
+            warm_start_tokenizer(module, str(cfg.init_from))
         export = lambda _step_dir: save_tokenizer(module, run_dir / "tokenizer")  # noqa: E731
     else:
         from worldmodel.dynamics import DynamicsObjective
