@@ -65,8 +65,11 @@ def test_crafter_import(tmp_path: Path) -> None:
     assert "missing key 'action'" in report.failed[0][1] and "broken.npz" in report.failed[0][1]
     src = np.load(tmp_path / "src" / "ep1.npz")
     ep = load_episode(tmp_path / "out" / "episodes" / "ep1.npz")
-    assert ep["frames"].shape == (13, 64, 64, 3) and ep["actions"] is None
+    assert ep["frames"].shape == (13, 64, 64, 3)
     assert np.array_equal(ep["raw_actions"]["action"], src["action"][1:])
+    from envs.crafter_actions import to_crafter  # the canonical dicts of the same ids: action-conditioned
+
+    assert [to_crafter({k: v[t] for k, v in ep["actions"].items()}) for t in range(12)] == src["action"][1:].tolist()
     assert np.allclose(ep["rewards"], src["reward"][1:])
     assert ep["terminated"][-1] and not ep["truncated"].any()
     ep2 = load_episode(tmp_path / "out" / "episodes" / "ep2.npz")

@@ -1,7 +1,8 @@
 """Crafter Recorder episodes (npz with image (T+1,H,W,3), action, reward, done, achievement_* ...) -> episodes.
 
 Entry 0 is the reset observation (its action/reward are fillers), so actions are action[1:]. Crafter's discrete
-actions are not the canonical dict: the episode is action-free (action_known False) with the raw action ids kept.
+action ids are kept as raw actions and also written as their canonical dicts (envs.crafter_actions), so the
+episodes train an action-conditioned model, as `wm collect --env Crafter-v0` recordings do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.actions import stack_actions
+from envs.crafter_actions import to_canonical
 from worldmodel.data.importers.common import provenance, unique_names
 from worldmodel.data.store import EpisodeWriter
 from worldmodel.data.video import crop_resize
@@ -46,6 +49,11 @@ def convert(path: Path, target: Path, size: tuple[int, int] | None = None, fps: 
         if len(arrays[key]) != count:
             raise ValueError(f"{path}: key '{key}' has {len(arrays[key])} entries, 'image' has {count}")
     frames = np.stack([crop_resize(frame, size) for frame in images]) if size else images
+    ids = arrays["action"][1:].astype(np.int64)
+    try:
+        canonical = stack_actions([to_canonical(int(i)) for i in ids]) if len(ids) else None
+    except ValueError as error:
+        raise ValueError(f"{path}: key 'action': {error}") from error
     done = arrays["done"][1:].astype(bool)
     terminated = arrays["discount"][1:] == 0 if "discount" in arrays else done
     observations = {k: arrays[k][1:] for k in arrays
@@ -55,6 +63,6 @@ def convert(path: Path, target: Path, size: tuple[int, int] | None = None, fps: 
     with EpisodeWriter(target, meta) as writer:
         writer.append(frames)
         writer.close(rewards=arrays["reward"][1:].astype(np.float32), terminated=terminated,
-                     truncated=done & ~terminated, raw_actions={"action": arrays["action"][1:].astype(np.int64)},
+                     truncated=done & ~terminated, actions=canonical, raw_actions={"action": ids},
                      observations=observations)
     return count
