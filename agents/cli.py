@@ -19,23 +19,34 @@ BASELINES = ("random_set", "random", "scripted")
 CRAFTER_BASELINES = ("random_set",)  # Crafter's random policy: uniform over its 17 actions
 
 
-def _field_docs() -> dict[str, str]:
+def config_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
+    """One flag per int/float/str field of a config dataclass, with the field's docstring as help."""
     from worldmodel.train.cli import field_docs
 
-    return field_docs(AgentTrainConfig)
-
-
-def train_parser(prog: str) -> argparse.ArgumentParser:
-    """One flag per AgentTrainConfig field, with its docstring as help."""
-    parser = argparse.ArgumentParser(prog=f"{prog} train", description="Train an actor-critic inside a world "
-                                     "model's dream (imagined rollouts from real contexts, lambda-returns).")
-    docs = _field_docs()
-    for field in dataclasses.fields(AgentTrainConfig):
-        kind = {"int": int, "float": float, "str": str}[str(field.type)]
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    docs = field_docs(cls)
+    for field in dataclasses.fields(cls):
+        kind = {"int": int, "float": float, "str": str}.get(str(field.type))
+        if kind is None:  # dicts and lists: Python API only
+            continue
         parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind, default=field.default,
                             help=f"{docs.get(field.name, '')} (default {field.default})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def train_parser(prog: str) -> argparse.ArgumentParser:
+    """Flags of `wm agent train`: one per AgentTrainConfig field."""
+    return config_parser(AgentTrainConfig, f"{prog} train", "Train an actor-critic inside a world model's dream "
+                         "(imagined rollouts from real contexts, lambda-returns).")
+
+
+def dyna_parser(prog: str) -> argparse.ArgumentParser:
+    """Flags of `wm agent dyna`: one per DynaConfig field."""
+    from agents.dyna import DynaConfig
+
+    return config_parser(DynaConfig, f"{prog} dyna", "The Dyna loop in BlockWorld: train an agent in the dream, "
+                         "record it, fine-tune the world model on the grown store; repeat, then a final agent.")
 
 
 def add_evaluation_args(parser: argparse.ArgumentParser) -> None:
@@ -219,10 +230,11 @@ def format_results(results: dict[str, Any]) -> str:
 
 def main(argv: list[str], prog: str = "wm agent") -> int:
     """Entry point of `wm agent`."""
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("train", "eval", "sb3"):
-        print(f"usage: {prog} {{train,eval,sb3}} [options]\n\n  train  train an actor-critic in a world model's dream\n"
-              f"  eval   evaluate agents and baselines in BlockWorld (and the dream)\n"
-              f"  sb3    train stable-baselines3 PPO in the dream and evaluate it in BlockWorld\n\n"
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in ("train", "eval", "sb3", "dyna"):
+        print(f"usage: {prog} {{train,eval,sb3,dyna}} [options]\n\n  train  train an actor-critic in a world model's "
+              f"dream\n  eval   evaluate agents and baselines in BlockWorld or Crafter (and the dream)\n"
+              f"  sb3    train stable-baselines3 PPO in the dream and evaluate it in BlockWorld\n"
+              f"  dyna   alternate agent training, real recordings and world-model fine-tuning\n\n"
               f"Run `{prog} COMMAND --help` for options.", file=sys.stderr if argv else sys.stdout)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     try:
@@ -235,6 +247,13 @@ def main(argv: list[str], prog: str = "wm agent") -> int:
             cfg.validate()
             summary = train(cfg, progress=progress)
             print(json.dumps(summary))
+            return 0
+        if argv[0] == "dyna":
+            from agents.dyna import DynaConfig, run_dyna
+
+            args = vars(dyna_parser(prog).parse_args(argv[1:]))
+            progress = not args.pop("no_progress")
+            print(json.dumps(run_dyna(DynaConfig(**args), progress=progress), indent=1))
             return 0
         if argv[0] == "sb3":
             args = sb3_parser(prog).parse_args(argv[1:])

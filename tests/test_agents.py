@@ -248,3 +248,30 @@ def test_trained_agent_records_data_for_the_dyna_loop(tmp_path):
     episode = open_dataset(out).load(0)
     assert episode["frames"].shape == (7, FRAME, FRAME, 3)
     assert episode["meta"]["policy_kwargs"]["noise"] == 0.5
+
+
+def test_dyna_loop_records_fine_tunes_and_resumes(tiny_model, tiny_store, tmp_path):  # noqa: F811
+    import shutil
+
+    from agents.dyna import DynaConfig, run_dyna
+    from worldmodel.data import open_dataset
+
+    store = tmp_path / "store"
+    shutil.copytree(tiny_store, store)
+    before = len(open_dataset(store).episodes)
+    cfg = DynaConfig(world=str(tiny_model), store=str(store), rounds=1, run_dir=str(tmp_path / "dyna"),
+                     agent_minutes=0, episodes=1, steps=6, wm_steps=2, wm_batch_size=2,
+                     agent_kwargs=dict(contexts=str(store), num_worlds=2, horizon=2, context_frames=2, iterations=1),
+                     wm_overrides=["train.ckpt_every=2", "train.media_every=0", "train.progress=false"])
+    summary = run_dyna(cfg, progress=False)
+    assert len(open_dataset(store).episodes) == before + 1  # the round's agent was recorded into the store
+    world = Path(summary["final_world"])
+    assert world == tmp_path / "dyna" / "round_1" / "world" / "world_model" and (world / "config.json").is_file()
+    assert json.loads((world / "config.json").read_text())["dynamics"] == \
+        json.loads((tiny_model / "config.json").read_text())["dynamics"]  # same architecture, fine-tuned
+    _, _, card = load_agent(summary["final_agent"])
+    assert card["trained_in"] == str(world)  # the final agent dreams in the fine-tuned model
+    again = run_dyna(cfg, progress=False)  # finished rounds and agents are skipped, not redone
+    assert again["rounds"] == summary["rounds"] and len(open_dataset(store).episodes) == before + 1
+    with pytest.raises(ValueError, match="not an episode store"):
+        run_dyna(DynaConfig(store=str(tmp_path / "nowhere")))
