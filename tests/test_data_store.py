@@ -172,3 +172,30 @@ def test_event_repeat_lists_reward_windows_again(tmp_path: Path) -> None:
     assert with_event == 4 + 8  # every listed event window really holds its event
     with pytest.raises(ValueError, match="event_repeat"):
         open_dataset(tmp_path).clips(4, event_repeat=-1)
+
+
+def test_pad_end_puts_the_episode_end_at_every_clip_position(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (9, 8, 8, 3), dtype=np.uint8)
+    terminated = np.zeros(8, bool)
+    terminated[-1] = True
+    write_episode(episode_path(tmp_path, "ep_000000"), frames, meta={"source": "test", "fps": 20},
+                  actions=random_actions(8, 0), rewards=terminated.astype(np.float32), terminated=terminated)
+    update_index(tmp_path)
+    plain = open_dataset(tmp_path).clips(4)
+    padded = open_dataset(tmp_path).clips(4, pad_end=2, event_repeat=1)
+    assert len(plain) == 6 and len(padded) == 8 + 3  # two windows run off the end; three hold the end
+    positions = set()
+    for i in range(len(padded)):
+        item = padded[i]
+        assert item["frames"].shape == (4, 8, 8, 3) and item["valid"].shape == (3,)
+        if item["terminated"].any():
+            t = int(np.flatnonzero(item["terminated"].numpy())[0])
+            positions.add(t)
+            assert item["valid"][: t + 1].all() and not item["valid"][t + 1:].any()  # nothing after the end counts
+            assert torch.equal(item["frames"][t + 1], item["frames"][-1])  # the last frame repeated
+            assert not item["rewards"][t + 1:].any() and not item["actions"]["forward"][t + 1:].any()
+    assert positions == {0, 1, 2}  # not only the last position
+    assert all(bool(plain[i]["valid"].all()) for i in range(len(plain)))
+    with pytest.raises(ValueError, match="pad_end"):
+        open_dataset(tmp_path).clips(4, pad_end=3)

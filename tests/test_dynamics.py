@@ -210,3 +210,25 @@ def test_config_rejects_unknown_and_bad_values() -> None:
     with pytest.raises(ValueError, match="camera_bins"):
         DynamicsConfig(camera_bins=10)
     assert DynamicsConfig.from_dict({"_target_": "x", "d_model": 64, "n_heads": 4}).d_model == 64
+
+
+def test_padded_transitions_do_not_count_in_the_loss() -> None:
+    torch.manual_seed(0)
+    objective = DynamicsObjective(DynamicsConfig(**{**TINY, "p_unknown": 0.0, "p_latent_known": 0.0}),
+                                  tiny_tokenizer())
+    batch = make_batch(2, 4, seed=3)
+    batch["valid"] = torch.tensor([[True, True, False], [True, True, True]])
+    other = {**batch, "rewards": batch["rewards"].clone(), "terminated": batch["terminated"].clone(),
+             "frames": batch["frames"].clone()}
+    other["rewards"][0, 2] = 50.0  # padded: whatever it holds must not matter
+    other["terminated"][0, 2] = ~batch["terminated"][0, 2]
+    other["frames"][0, 3] = 255 - batch["frames"][0, 3]
+    torch.manual_seed(5)
+    loss, metrics = objective.compute_loss(batch)
+    torch.manual_seed(5)
+    same, _ = objective.compute_loss(other)
+    torch.testing.assert_close(loss, same)
+    other["rewards"][1, 2] = 50.0  # a real transition does count
+    torch.manual_seed(5)
+    changed, _ = objective.compute_loss(other)
+    assert changed.item() > loss.item() + 1.0

@@ -43,11 +43,12 @@ class EpisodeDataset:
         return sum(int(e["length"]) for e in self.episodes)
 
     def clips(self, clip_len: int, seed: int = 0, stride: int = 1, ground_truth: bool = False,
-              event_repeat: int = 0) -> "ClipDataset":
+              event_repeat: int = 0, pad_end: int = 0) -> "ClipDataset":
         """A torch Dataset of fixed-length clips (every `stride`-th start of every long-enough episode);
-        event_repeat > 0 adds each window holding a reward or an episode end that many extra times."""
+        event_repeat > 0 adds each window holding a reward or an episode end that many extra times; pad_end > 0
+        adds windows that run that many transitions past an episode's end (padded, marked invalid)."""
         return ClipDataset(self, clip_len, seed=seed, stride=stride, ground_truth=ground_truth,
-                           event_repeat=event_repeat)
+                           event_repeat=event_repeat, pad_end=pad_end)
 
 
 def open_dataset(path: str | os.PathLike) -> EpisodeDataset:
@@ -59,8 +60,13 @@ class ClipDataset(Dataset):
     """Clips of `clip_len` frames: item i is a seeded pseudo-random window, so a plain DataLoader already mixes.
 
     Items are dicts of tensors: frames (L,H,W,3) uint8, actions {key: (L-1,...)} (zeros when unknown),
-    action_known bool, rewards (L-1,) float32, terminated (L-1,) bool; with ground_truth=True also depth (L,H,W)
-    float16->float32, block_ids (L,H,W) uint8 and pose (L,5) float32. Files are opened lazily in each worker.
+    action_known bool, rewards (L-1,) float32, terminated (L-1,) bool, valid (L-1,) bool; with ground_truth=True
+    also depth (L,H,W) float16->float32, block_ids (L,H,W) uint8 and pose (L,5) float32. Files are opened lazily
+    in each worker.
+
+    pad_end: windows may run up to that many transitions past an episode's end; the missing frames repeat the
+    last one, their actions/rewards/terminations are zero and `valid` is False there (losses skip them). Every
+    window keeps at least one real transition, so pad_end <= clip_len - 2.
 
     event_repeat: windows holding a nonzero reward or a termination are listed that many extra times. Sparse
     tasks need it: an episode's last transition (where mine_gold pays) lies in exactly one window of ~50, so
@@ -68,20 +74,22 @@ class ClipDataset(Dataset):
     """
 
     def __init__(self, episodes: EpisodeDataset, clip_len: int, seed: int = 0, stride: int = 1,
-                 ground_truth: bool = False, event_repeat: int = 0) -> None:
+                 ground_truth: bool = False, event_repeat: int = 0, pad_end: int = 0) -> None:
         if clip_len < 2:
             raise ValueError(f"clip_len must be >= 2 (a clip holds at least one transition), got {clip_len}")
+        if not 0 <= pad_end <= clip_len - 2:
+            raise ValueError(f"pad_end must be in [0, clip_len - 2] = [0, {clip_len - 2}], got {pad_end}")
         if stride < 1:
             raise ValueError(f"stride must be >= 1, got {stride}")
         if event_repeat < 0:
             raise ValueError(f"event_repeat must be >= 0, got {event_repeat}")
-        self.clip_len, self.stride, self.ground_truth = clip_len, stride, ground_truth
+        self.clip_len, self.stride, self.ground_truth, self.pad_end = clip_len, stride, ground_truth, pad_end
         self.files: list[Path] = []
         counts: list[int] = []
         size: tuple[int, int] | None = None
         for i, entry in enumerate(episodes.episodes):
-            windows = (int(entry["length"]) - clip_len) // stride + 1
-            if windows <= 0:
+            windows = (int(entry["length"]) - clip_len + pad_end) // stride + 1
+            if int(entry["length"]) < 2 or windows <= 0:
                 continue
             if ground_truth and not {"depth", "block_ids", "pose"} <= set(entry.get("ground_truth", [])):
                 raise ValueError(f"{entry['file']}: has no ground truth (depth, block_ids, pose)")
@@ -152,26 +160,37 @@ class ClipDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         path, start = self.window(index)
         reader = self._reader(path)
-        stop = start + self.clip_len
-        steps = slice(start, stop - 1)
+        rewards = reader.array("rewards", cache=True)
+        stop = min(start + self.clip_len, len(rewards) + 1)  # past the episode's end when padding
+        steps, pad = slice(start, stop - 1), start + self.clip_len - stop
         known = bool(reader.meta.get("action_known"))
         actions: dict[str, torch.Tensor] = {}
         for key in ACTION_KEYS:
             if known:
-                actions[key] = torch.from_numpy(reader.array(f"actions.{key}", cache=True)[steps].copy())
+                actions[key] = _padded(reader.array(f"actions.{key}", cache=True)[steps], pad)
             elif key in BINARY_KEYS:
                 actions[key] = torch.zeros(self.clip_len - 1, dtype=torch.uint8)
             else:
                 actions[key] = torch.zeros(self.clip_len - 1, 2, dtype=torch.float32)
         item: dict[str, Any] = {
-            "frames": torch.from_numpy(np.ascontiguousarray(reader.read("frames", start, stop))),
+            "frames": _padded(reader.read("frames", start, stop), pad, repeat=True),
             "actions": actions,
             "action_known": torch.tensor(known),
-            "rewards": torch.from_numpy(reader.array("rewards", cache=True)[steps].copy()),
-            "terminated": torch.from_numpy(reader.array("terminated", cache=True)[steps].copy()),
+            "rewards": _padded(rewards[steps], pad),
+            "terminated": _padded(reader.array("terminated", cache=True)[steps], pad),
+            "valid": torch.arange(self.clip_len - 1) < self.clip_len - 1 - pad,
         }
         if self.ground_truth:
-            item["depth"] = torch.from_numpy(reader.read("depth", start, stop).astype(np.float32))
-            item["block_ids"] = torch.from_numpy(np.ascontiguousarray(reader.read("block_ids", start, stop)))
-            item["pose"] = torch.from_numpy(reader.array("pose", cache=True)[start:stop].copy())
+            item["depth"] = _padded(reader.read("depth", start, stop).astype(np.float32), pad, repeat=True)
+            item["block_ids"] = _padded(reader.read("block_ids", start, stop), pad, repeat=True)
+            item["pose"] = _padded(reader.array("pose", cache=True)[start:stop], pad, repeat=True)
         return item
+
+
+def _padded(values: np.ndarray, pad: int, repeat: bool = False) -> torch.Tensor:
+    """values (T, ...) -> tensor (T + pad, ...): zeros appended, or the last entry repeated (frames)."""
+    values = np.ascontiguousarray(values)
+    if pad:
+        tail = np.repeat(values[-1:], pad, axis=0) if repeat else np.zeros((pad, *values.shape[1:]), values.dtype)
+        values = np.concatenate([values, tail])
+    return torch.from_numpy(values.copy())

@@ -75,6 +75,12 @@ class DynamicsObjective(nn.Module):
         terminated = torch.as_tensor(batch["terminated"], device=self.device).float().reshape(b, length - 1)
         return tokens, buttons, camera, known, rewards, terminated
 
+    def _valid(self, batch: Mapping[str, Any], shape: tuple[int, ...]) -> torch.Tensor:
+        """The batch's `valid` mask (B, T) (all True when it has none: no clip padded past an episode's end)."""
+        if "valid" not in batch:
+            return torch.ones(shape, dtype=torch.bool, device=self.device)
+        return torch.as_tensor(batch["valid"], device=self.device).bool().reshape(shape)
+
     def _kinds(self, known: torch.Tensor, steps: int) -> torch.Tensor:
         """Random conditioning kind per transition (B, T) from the clip's action_known (B,)."""
         cfg = self.cfg
@@ -95,10 +101,14 @@ class DynamicsObjective(nn.Module):
         hidden = model.hidden(prev, cond)  # (B, T, N, D)
         mask = random_mask(tuple(target.shape), target.device)  # (B, T, N)
         logits = model.logits(hidden, torch.where(mask, model.mask_id, target))  # (B, T, N, V)
+        valid = self._valid(batch, prev.shape[:2])  # (B, T): False on transitions padded past an episode's end
+        mask = mask & valid[..., None]
         ce = F.cross_entropy(logits[mask].float(), target[mask])
         reward, term_logit = model.reward_term(hidden)  # (B, T) each
-        reward_loss = F.mse_loss(reward.float(), rewards)
-        term_loss = F.binary_cross_entropy_with_logits(term_logit.float(), terminated)
+        weight = valid.float() / valid.float().sum().clamp_min(1.0)
+        reward_loss = (weight * (reward.float() - rewards) ** 2).sum()
+        term_loss = (weight * F.binary_cross_entropy_with_logits(term_logit.float(), terminated,
+                                                                 reduction="none")).sum()
         loss = ce + cfg.reward_weight * reward_loss + cfg.term_weight * term_loss
         with torch.no_grad():
             metrics = {
@@ -108,7 +118,7 @@ class DynamicsObjective(nn.Module):
                 "acc_parallel": self._parallel_accuracy(hidden[:4], target[:4]),
                 "frac_latent": (kind == LATENT).float().mean().item(),
                 "latent_codes_used": float(codes[kind == LATENT].unique().numel()),
-                "term_acc": ((term_logit > 0).float() == terminated).float().mean().item(),
+                "term_acc": ((term_logit > 0).float() == terminated)[valid].float().mean().item(),
             }
         return loss, metrics
 

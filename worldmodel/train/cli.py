@@ -201,7 +201,7 @@ def _run(target: str, cfg: Any) -> None:
     if int(os.environ.get("RANK", "0")) == 0:
         write_atomic_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     dataset = open_dataset(data_cfg.path).clips(data_cfg.clip_len, seed=data_cfg.seed,
-                                                event_repeat=data_cfg.event_repeat)
+                                                event_repeat=data_cfg.event_repeat, pad_end=data_cfg.pad_end)
     torch.manual_seed(int(cfg.seed))
     if target == "tokenizer":
         from worldmodel.tokenizer import Tokenizer, save_tokenizer

@@ -76,3 +76,7 @@ class DataConfig:
     """Seed of the clip sampler."""
     event_repeat: int = 0
     """List clips holding a reward or an episode end this many extra times (sparse-reward tasks, e.g. 10)."""
+    pad_end: int = 0
+    """Also take clips that run up to this many transitions past an episode's end (at most clip_len - 2; padded,
+    and left out of the losses), so an episode's last transition sits at every clip position, not only the last.
+    Without it a reward or termination head can learn the position instead of the event."""
