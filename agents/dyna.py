@@ -128,7 +128,7 @@ def world_frame_size(cfg: DynaConfig) -> tuple[int, int]:
     return int(height), int(width)
 
 
-def fine_tune(cfg: DynaConfig, world: Path, run_dir: Path) -> Path:
+def fine_tune(cfg: DynaConfig, world: Path, run_dir: Path, progress: bool = True) -> Path:
     """`wm train dynamics init_from=world` on the grown store; returns the new WorldModel directory."""
     from worldmodel.train.cli import main as train_main
 
@@ -137,6 +137,7 @@ def fine_tune(cfg: DynaConfig, world: Path, run_dir: Path) -> Path:
                  f"data.clip_len={context}", f"data.event_repeat={cfg.event_repeat}", f"run_dir={run_dir}",
                  f"train.steps={cfg.wm_steps}", f"train.lr={cfg.wm_lr}", f"train.batch_size={cfg.wm_batch_size}",
                  "train.warmup_steps=20", f"train.threads={cfg.threads}", "train.num_workers=0",
+                 f"train.progress={str(progress).lower()}",
                  *architecture_overrides(world), *cfg.wm_overrides]
     if train_main(["dynamics", *overrides]) != 0:
         raise ValueError(f"fine-tuning the world model in {run_dir} failed (see the error above)")
@@ -160,7 +161,7 @@ def run_dyna(cfg: DynaConfig, progress: bool = True) -> dict[str, Any]:
             print(f"dyna round {r}/{cfg.rounds}: agent in {world}", file=sys.stderr)
             agent = train_agent(cfg, world, here / "agent_run", progress)
             recorded = record_agent(cfg, agent, progress)
-            new_world = fine_tune(cfg, world, here / "world")
+            new_world = fine_tune(cfg, world, here / "world", progress)
             record = {"round": r, "world_in": str(world), "agent": str(agent), "world_out": str(new_world),
                       "recorded_episodes": recorded["episodes"], "recorded_frames": recorded["frames"]}
             write_json(done, record)
