@@ -214,6 +214,10 @@ def format_results(results: dict[str, Any]) -> str:
         value, s_ci = ((r["crafter_score"], r["score_ci95"]) if "crafter_score" in r
                        else (r["success_rate"], r["success_ci95"]))
         r_ci = r["return_ci95"]
+        if crafter and "crafter_score" not in r:  # the dream has no achievements: no score to show
+            lines.append(f"{name:<16} {'-':>8} {'':>15} {r['mean_return']:>8.3f} [{r_ci[0]:.3f}, {r_ci[1]:.3f}] "
+                         f"{r['mean_length']:>7.1f}")
+            continue
         lines.append(f"{name:<16} {value:>8.3f} [{s_ci[0]:.3f}, {s_ci[1]:.3f}] {r['mean_return']:>8.3f} "
                      f"[{r_ci[0]:.3f}, {r_ci[1]:.3f}] {r['mean_length']:>7.1f}")
     if crafter:
@@ -224,7 +228,7 @@ def format_results(results: dict[str, Any]) -> str:
             lines.append(f"  {policy:<14} " + " ".join(f"{n}={100 * rates[n]:.0f}" for n in names
                                                       if rates.get(n, 0) > 0))
     if "dream_real_gap" in results:
-        lines.append(f"dream - real mean return: {results['dream_real_gap']:+.3f} (the dream's over-promise)")
+        lines.append(f"dream - real mean return: {results['dream_real_gap']:+.3f} (positive: the dream over-promises)")
     return "\n".join(lines)
 
 
