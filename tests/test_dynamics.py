@@ -232,3 +232,18 @@ def test_padded_transitions_do_not_count_in_the_loss() -> None:
     torch.manual_seed(5)
     changed, _ = objective.compute_loss(other)
     assert changed.item() > loss.item() + 1.0
+
+
+def test_context_noise_corrupts_the_trunk_input_only_in_training() -> None:
+    objective = DynamicsObjective(DynamicsConfig(**{**TINY, "context_noise": 0.5}), tiny_tokenizer())
+    tokens = torch.randint(0, objective.model.vocab_size, (64, 3, 16))
+    torch.manual_seed(0)
+    noisy = objective.train()._corrupt(tokens)
+    changed = (noisy != tokens).float().mean().item()
+    # rate ~ U(0, 0.5) per clip, and a replacement hits the same token 1/25 of the time: about 0.24 on average
+    assert 0.15 < changed < 0.33
+    assert torch.equal(objective.eval()._corrupt(tokens), tokens)
+    clean = DynamicsObjective(DynamicsConfig(**TINY), tiny_tokenizer()).train()
+    assert torch.equal(clean._corrupt(tokens), tokens)
+    with pytest.raises(ValueError, match="context_noise"):
+        DynamicsConfig(**{**TINY, "context_noise": 1.5})

@@ -337,3 +337,47 @@ def test_init_from_warm_starts_the_tokenizer(tmp_path) -> None:
         warm_start_tokenizer(wider, str(tmp_path / "run"))
     with pytest.raises(ValueError, match="no tokenizer found"):
         warm_start_tokenizer(fresh, str(tmp_path / "nowhere"))
+
+
+def test_freeze_encoder_trains_the_decoder_and_keeps_the_tokens(tmp_path, capsys) -> None:
+    from worldmodel.tokenizer import load_tokenizer
+
+    _write_tiny_store(tmp_path / "store")
+    first = ["tokenizer", f"data.path={tmp_path / 'store'}", f"run_dir={tmp_path / 'a'}", *TOKENIZER_OVERRIDES]
+    assert train_main(first, prog="wm train") == 0
+    second = ["tokenizer", f"data.path={tmp_path / 'store'}", f"run_dir={tmp_path / 'b'}", *TOKENIZER_OVERRIDES,
+              f"init_from={tmp_path / 'a'}", "freeze_encoder=true", "train.lr=0.05"]
+    assert train_main(second, prog="wm train") == 0
+    source, tuned = load_tokenizer(tmp_path / "a"), load_tokenizer(tmp_path / "b")
+    for (name, a), b in zip(source.state_dict().items(), tuned.state_dict().values()):
+        if name.startswith("encoder."):
+            assert torch.equal(a, b), name
+    assert any(not torch.equal(a, b) for a, b in zip(source.decoder.parameters(), tuned.decoder.parameters()))
+    frames = torch.randint(0, 256, (3, 16, 16, 3), dtype=torch.uint8)
+    assert torch.equal(source.encode(frames), tuned.encode(frames))
+    assert train_main(["tokenizer", f"data.path={tmp_path / 'store'}", f"run_dir={tmp_path / 'c'}",
+                       *TOKENIZER_OVERRIDES, "freeze_encoder=true"], prog="wm train") == 2
+    assert "init_from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["tokenizer", "dynamics"])
+def test_every_typed_field_can_be_overridden_in_every_group_option(target: str) -> None:
+    """Hydra only overrides keys the composed config names: a field missing from a group file (say data.pad_end)
+    cannot be set as group.key=... on the command line."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from worldmodel.train.cli import compose_config
+
+    base = compose_config(target, ["tokenizer_checkpoint=x"] if target == "dynamics" else [])
+    for group in ("data", "train"):
+        fields = [f.name for f in dataclasses.fields(type(OmegaConf.to_object(base[group])))]
+        for option in sorted(path.stem for path in (CONFIGS / group).glob("*.yaml")):
+            for name in fields:
+                value = OmegaConf.to_container(base[group])[name]
+                shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list) else value
+                extra = ["tokenizer_checkpoint=x"] if target == "dynamics" else []
+                compose_config(target, [*extra, f"{group}={option}", f"{group}.{name}={shown}"])
+    model_fields = [f.name for f in dataclasses.fields(type(OmegaConf.to_object(base["model"])))]
+    assert not set(model_fields) - set(OmegaConf.to_container(base["model"]))

@@ -214,3 +214,18 @@ def test_bench_speed_and_quality_cli(exported, tmp_path: Path, capsys: pytest.Ca
     summary = json.loads(report.read_text())
     assert summary["open_loop_8_psnr"]["windows"] == 3 and len(summary["open_loop_psnr_per_step"]) == 8
     assert summary["next_frame_psnr"]["copy_last"] is not None
+    assert summary["open_loop_8_psnr"]["model_pooled"] > 0 and "pooled MSE" in out
+
+
+def test_quality_table_pools_errors_so_a_static_window_cannot_dominate() -> None:
+    from worldmodel.bench import quality_table
+
+    moving = np.full((3, 4), 100.0)  # 3 windows with MSE 100 at every step (28.1 dB)
+    results = {"tokenizer": np.full(4, 10.0), "teacher": np.full(4, 50.0), "teacher_copy": np.full(4, 100.0),
+               "open": np.full((4, 4), 50.0), "open_copy": np.concatenate([np.zeros((1, 4)), moving])}
+    rows, summary = quality_table(results, [4])
+    entry = summary["open_loop_4_psnr"]
+    assert entry["copy_last"] > entry["model"]  # the static window's 100 dB wins the windowed mean...
+    assert entry["model_pooled"] > entry["copy_last_pooled"]  # ...but not the pooled error
+    assert entry["copy_last_pooled"] == pytest.approx(10 * np.log10(255.0**2 / 75.0), abs=1e-3)
+    assert summary["static_copy_windows"] == 1 and len(rows[0]) == 7

@@ -54,6 +54,10 @@ class DynamicsConfig:
     p_latent_known: float = 0.1
     """Training: probability of conditioning a labelled transition on its latent action instead (keeps the
     latent action model trained when all data has actions)."""
+    context_noise: float = 0.0
+    """Training: each clip replaces a fraction, drawn uniformly from [0, context_noise], of the tokens the trunk
+    sees (not the targets) by random tokens, so open-loop rollouts stay on track after their own errors (the
+    discrete-token counterpart of GameNGen's noise augmentation). 0 = off."""
 
     # --- latent action model (Genie-style, FSQ bottleneck) ---
     lam_levels: list[int] = field(default_factory=lambda: [3, 3, 3])
@@ -91,6 +95,7 @@ class DynamicsConfig:
             "camera_mu": self.camera_mu > 0,
             "p_unknown": 0.0 <= self.p_unknown <= 1.0,
             "p_latent_known": 0.0 <= self.p_latent_known <= 1.0 and self.p_unknown + self.p_latent_known <= 1.0,
+            "context_noise": 0.0 <= self.context_noise < 1.0,
             "lam_levels": len(self.lam_levels) > 0 and all(v >= 2 for v in self.lam_levels),
             "lam_dim": self.lam_dim > 0 and self.lam_dim % max(self.lam_heads, 1) == 0,
             "lam_heads": self.lam_heads > 0,

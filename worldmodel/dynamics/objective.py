@@ -90,6 +90,16 @@ class DynamicsObjective(nn.Module):
         unlabelled = torch.where(u < cfg.p_unknown, UNKNOWN, LATENT)
         return torch.where(known[:, None], labelled, unlabelled)
 
+    def _corrupt(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Training only: replace a random fraction (per clip, uniform in [0, context_noise]) of tokens (B, T, N)
+        by uniformly random tokens; identity in eval mode or when context_noise is 0."""
+        if not self.training or self.cfg.context_noise <= 0:
+            return tokens
+        rate = torch.rand(tokens.shape[0], 1, 1, device=tokens.device) * self.cfg.context_noise  # (B, 1, 1)
+        replace = torch.rand(tokens.shape, device=tokens.device) < rate  # (B, T, N)
+        noise = torch.randint_like(tokens, self.model.vocab_size)
+        return torch.where(replace, noise, tokens)
+
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """Masked next-frame token cross-entropy + weighted reward MSE and termination BCE, and metrics."""
         cfg, model = self.cfg, self.model
@@ -98,7 +108,7 @@ class DynamicsObjective(nn.Module):
         kind = self._kinds(known, prev.shape[1])
         latent, codes = model.lam(prev, target)  # (B, T, d_latent), (B, T)
         cond = model.actions(buttons, camera, kind, latent)  # (B, T, D)
-        hidden = model.hidden(prev, cond)  # (B, T, N, D)
+        hidden = model.hidden(self._corrupt(prev), cond)  # (B, T, N, D)
         mask = random_mask(tuple(target.shape), target.device)  # (B, T, N)
         logits = model.logits(hidden, torch.where(mask, model.mask_id, target))  # (B, T, N, V)
         valid = self._valid(batch, prev.shape[:2])  # (B, T): False on transitions padded past an episode's end

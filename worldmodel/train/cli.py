@@ -66,6 +66,8 @@ def _schema(target: str) -> Any:
         "seed": 0,
     }
     root["init_from"] = ""
+    if target == "tokenizer":
+        root["freeze_encoder"] = False
     if target == "dynamics":
         root["tokenizer_checkpoint"] = MISSING
     schema = OmegaConf.create(root)
@@ -134,7 +136,9 @@ def help_text(prog: str, target: str | None = None) -> str:
                      "init_from": ("WorldModel dir (or 'bundled') whose dynamics weights start a fresh run "
                                    "(fine-tuning); model.* must match its config") if name == "dynamics" else
                                   ("tokenizer export dir, tokenizer run dir or 'bundled' whose weights start a "
-                                   "fresh run (fine-tuning, e.g. on a new game); model.* must match its config")}
+                                   "fresh run (fine-tuning, e.g. on a new game); model.* must match its config"),
+                     "freeze_encoder": ("with init_from: train the decoder only, so the tokens (and every dynamics "
+                                        "model trained on them) stay valid")}
         for key in cfg:
             value = cfg._get_node(key)
             if key in GROUPS:
@@ -215,6 +219,10 @@ def _run(target: str, cfg: Any) -> None:
         module = Tokenizer(model_cfg)
         if cfg.init_from:
             warm_start_tokenizer(module, str(cfg.init_from))
+        if cfg.freeze_encoder:
+            if not cfg.init_from:
+                raise ValueError("freeze_encoder=true needs init_from=... (a trained encoder to keep)")
+            module.encoder.requires_grad_(False)  # same tokens as the source: its dynamics models stay valid
         export = lambda _step_dir: save_tokenizer(module, run_dir / "tokenizer")  # noqa: E731
     else:
         from worldmodel.dynamics import DynamicsObjective
