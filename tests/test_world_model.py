@@ -215,6 +215,20 @@ def test_bench_speed_and_quality_cli(exported, tmp_path: Path, capsys: pytest.Ca
     assert summary["open_loop_8_psnr"]["windows"] == 3 and len(summary["open_loop_psnr_per_step"]) == 8
     assert summary["next_frame_psnr"]["copy_last"] is not None
     assert summary["open_loop_8_psnr"]["model_pooled"] > 0 and "pooled MSE" in out
+    torch.manual_seed(1)  # a second (different) model: one table each, a plot with both curves
+    other = tmp_path / "other"
+    DynamicsObjective(DynamicsConfig(**TINY), exported[1].tokenizer).export(other)
+    plot, both = tmp_path / "plots" / "quality.png", tmp_path / "both.json"
+    assert main(["quality", "--model", str(path), str(other), "--data", str(store), "--context", "2",
+                 "--horizons", "4", "--batch", "2", "--json", str(both), "--plot", str(plot)]) == 0
+    assert capsys.readouterr().out.count("open-loop 4-step PSNR") == 2
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    models = json.loads(both.read_text())["models"]
+    assert set(models) == {str(path), str(other)}
+    assert models[str(path)]["open_loop_4_psnr"]["model"] != models[str(other)]["open_loop_4_psnr"]["model"]
+    assert main(["quality", "--model", str(tmp_path / "missing"), "--data", str(store), "--context", "2",
+                 "--horizons", "4"]) == 2
+    assert "missing" in capsys.readouterr().err
 
 
 def test_quality_table_pools_errors_so_a_static_window_cannot_dominate() -> None:

@@ -1,7 +1,8 @@
 """`wm bench`: speed (frames/s of whole steps) and quality (PSNR against held-out episodes) of a world model.
 
     wm bench speed   [--model PATH|bundled|random] [--batch 1 64] [--device cpu|cuda] [--threads 2] [--json F]
-    wm bench quality --model PATH --data DIR [--context 4] [--horizons 16 64] [--max-windows 32] [--json F]
+    wm bench quality --model PATH [PATH ...] --data DIR [--context 4] [--horizons 16 64] [--max-windows 32]
+                     [--json F] [--plot F.png]
 
 Speed times the whole `WorldModel.step` (dynamics + tokenizer decode + copy to numpy) with a full context
 window, so the KV cache is at its steady-state size. `--model random` times an untrained model of the default
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -190,7 +192,8 @@ def main(argv: list[str], prog: str = "wm bench") -> int:
     speed.add_argument("--batch", type=int, nargs="+", default=[1, 64])
     speed.add_argument("--steps", type=int, default=0, help="timed steps per batch size (0 = auto)")
     quality = sub.add_parser("quality", help="PSNR against held-out episodes, beside the copy-last-frame baseline")
-    quality.add_argument("--model", required=True, help="model directory or 'bundled'")
+    quality.add_argument("--model", required=True, nargs="+", help="model directories or 'bundled' (several: "
+                         "one table each, one plot)")
     quality.add_argument("--data", required=True, help="episode store of held-out episodes")
     quality.add_argument("--context", type=int, default=4, help="real frames given before predicting")
     quality.add_argument("--horizons", type=int, nargs="+", default=[16, 64])
@@ -201,39 +204,69 @@ def main(argv: list[str], prog: str = "wm bench") -> int:
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
         p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    quality.add_argument("--plot", default=None, help="also plot PSNR per open-loop step to this PNG file")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.what == "quality":
+        return _quality_main(args, prog)
     try:
         wm = build_model(args.model, args.device)
     except (FileNotFoundError, ValueError) as error:
-        print(f"{prog}: {error}" + ("\n(use --model random to time an untrained default model)"
-                                     if args.what == "speed" else ""), file=sys.stderr)
+        print(f"{prog}: {error}\n(use --model random to time an untrained default model)", file=sys.stderr)
         return 2
+    _print_model(args.model, wm)
+    results = []
+    for batch in args.batch:
+        r = bench_speed(wm, batch, args.steps or max(5, 200 // batch))
+        results.append(r)
+        print(f"batch {batch:>4}: {r['frames_per_s']:8.1f} frames/s  ({r['ms_per_step']:.1f} ms/step mean, "
+              f"{r['median_ms_per_step']:.1f} median = {r['frames_per_s_median']:.1f} frames/s; tokenizer "
+              f"decode alone {r['decode_ms_per_step']:.1f} ms)")
+    if args.json:
+        _write_json(args.json, {"model": args.model, "device": str(wm.device), "speed": results})
+    return 0
+
+
+def _print_model(spec: str, wm: WorldModel) -> None:
     cfg = wm.dynamics.cfg
-    print(f"model {args.model}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
+    print(f"model {spec}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
           f"{cfg.context_frames} frames, {wm.dynamics.tokens} tokens/frame, {cfg.decode_steps} decode steps; "
           f"device {wm.device}, {torch.get_num_threads()} threads")
-    if args.what == "speed":
-        results = []
-        for batch in args.batch:
-            r = bench_speed(wm, batch, args.steps or max(5, 200 // batch))
-            results.append(r)
-            print(f"batch {batch:>4}: {r['frames_per_s']:8.1f} frames/s  ({r['ms_per_step']:.1f} ms/step mean, "
-                  f"{r['median_ms_per_step']:.1f} median = {r['frames_per_s_median']:.1f} frames/s; tokenizer "
-                  f"decode alone {r['decode_ms_per_step']:.1f} ms)")
-        summary: Any = {"speed": results}
-    else:
-        wm.temperature = args.temperature
-        horizon = max(args.horizons)
-        windows = _windows(args.data, args.context + horizon, args.max_windows)
-        if not windows:
-            print(f"{prog}: no episode in {args.data} has {args.context + horizon} frames (context + horizon)",
-                  file=sys.stderr)
+
+
+def _write_json(path: str, payload: dict[str, Any]) -> None:
+    """Write JSON to a temp name, then rename (no half-written file after a kill)."""
+    temp = f"{path}.tmp"
+    with open(temp, "w") as handle:
+        json.dump(payload, handle, indent=2)
+    os.replace(temp, path)
+
+
+def _quality_main(args: argparse.Namespace, prog: str) -> int:
+    """`wm bench quality`: a table per model, then the optional JSON (one model: flat; several: by name) and plot."""
+    horizon = max(args.horizons)
+    windows = _windows(args.data, args.context + horizon, args.max_windows)
+    if not windows:
+        print(f"{prog}: no episode in {args.data} has {args.context + horizon} frames (context + horizon)",
+              file=sys.stderr)
+        return 2
+    summaries: dict[str, dict[str, Any]] = {}
+    for spec in args.model:
+        try:
+            wm = build_model(spec, args.device)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"{prog}: {error}", file=sys.stderr)
             return 2
+        _print_model(spec, wm)
+        wm.temperature = args.temperature
         rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch), args.horizons)
         _print_table(rows, summary["static_copy_windows"])
+        summaries[spec] = {"model": spec, "device": str(wm.device), **summary}
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"model": args.model, "device": str(wm.device), **summary}, handle, indent=2)
+        _write_json(args.json, next(iter(summaries.values())) if len(summaries) == 1 else {"models": summaries})
+    if args.plot:
+        from worldmodel.bench_plot import plot_quality
+
+        print(f"plot: {plot_quality(summaries, args.plot)}")
     return 0
