@@ -215,6 +215,7 @@ def test_bench_speed_and_quality_cli(exported, tmp_path: Path, capsys: pytest.Ca
     assert summary["open_loop_8_psnr"]["windows"] == 3 and len(summary["open_loop_psnr_per_step"]) == 8
     assert summary["next_frame_psnr"]["copy_last"] is not None
     assert summary["open_loop_8_psnr"]["model_pooled"] > 0 and "pooled MSE" in out
+    assert 0 < summary["ssim"]["tokenizer"] <= 1 and "SSIM" in out
     torch.manual_seed(1)  # a second (different) model: one table each, a plot with both curves
     other = tmp_path / "other"
     DynamicsObjective(DynamicsConfig(**TINY), exported[1].tokenizer).export(other)

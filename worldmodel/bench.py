@@ -12,7 +12,8 @@ rollouts driven by the recorded actions (greedy decoding unless --temperature is
 the mean over windows of the PSNR of each window's mean squared error, and the PSNR of the squared error pooled
 over all windows and frames (the one to compare by: a window where nothing moves gives copy-last 100 dB and
 lifts its windowed mean by up to 100 / windows dB). Windows: non-overlapping stretches of context +
-max(horizons) frames of the store's episodes.
+max(horizons) frames of the store's episodes. SSIM (mean over frames) of the tokenizer and of the open loop
+beside copy-last is printed below the table.
 """
 
 from __future__ import annotations
@@ -106,6 +107,13 @@ def _mse(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return ((pred.astype(np.float32) - target.astype(np.float32)) ** 2).mean(axis=(-3, -2, -1))
 
 
+def _ssim(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-frame SSIM of uint8 frames (..., H, W, 3) -> (...) (worldmodel.metrics, Gaussian window)."""
+    from worldmodel.metrics import ssim
+
+    return ssim(torch.as_tensor(pred), torch.as_tensor(target)).numpy()
+
+
 def _psnr(mse: np.ndarray) -> np.ndarray:
     """PSNR in dB of uint8 images from their MSE (capped at 100 dB for identical images)."""
     return psnr_from_mse(torch.as_tensor(mse), 255.0).numpy()
@@ -114,9 +122,11 @@ def _psnr(mse: np.ndarray) -> np.ndarray:
 def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, horizon: int,
                   batch: int) -> dict[str, np.ndarray]:
     """Per-window MSE arrays: tokenizer (B,), teacher-forced next frame (B,), open loop per step (B, H), and the
-    copy-last-frame baselines. PSNR is taken of MSEs averaged over frames, so that unchanged frames (infinite
+    copy-last-frame baselines; SSIM of the tokenizer (B,) and of the open loop and copy-last per step (B, H). PSNR is taken of MSEs averaged over frames, so that unchanged frames (infinite
     PSNR, capped at 100 dB) cannot dominate a mean of per-frame PSNRs."""
-    out: dict[str, list[np.ndarray]] = {k: [] for k in ("tokenizer", "teacher", "teacher_copy", "open", "open_copy")}
+    keys = ("tokenizer", "teacher", "teacher_copy", "open", "open_copy", "tokenizer_ssim", "open_ssim",
+            "open_copy_ssim")
+    out: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for known in (True, False):
         group = [w for w in windows if (w["actions"] is not None) == known]
         for first in range(0, len(group), batch):
@@ -128,6 +138,7 @@ def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, h
                 grids = wm.tokenizer.encode(torch.as_tensor(frames.reshape(-1, *frames.shape[2:])).to(wm.device))
                 recon = wm.tokenizer.decode(grids).cpu().numpy().reshape(frames.shape)
             out["tokenizer"].append(_mse(recon, frames).mean(1))
+            out["tokenizer_ssim"].append(_ssim(recon, frames).mean(1))
             ctx_actions = None if acts is None else {k: v[:, : context - 1] for k, v in acts.items()}
             wm.seed(0)
             wm.reset(frames[:, :context], ctx_actions)
@@ -140,8 +151,10 @@ def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, h
             wm.reset(frames[:, :context], ctx_actions)
             rollout = [wm.step(step_action(t))[0] for t in range(context - 1, context - 1 + horizon)]
             out["open"].append(_mse(np.stack(rollout, 1), frames[:, context:]))  # (B, H)
+            out["open_ssim"].append(_ssim(np.stack(rollout, 1), frames[:, context:]))  # (B, H)
             last = np.repeat(frames[:, context - 1:context], horizon, axis=1)
             out["open_copy"].append(_mse(last, frames[:, context:]))
+            out["open_copy_ssim"].append(_ssim(last, frames[:, context:]))
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 
@@ -168,6 +181,10 @@ def quality_table(results: dict[str, np.ndarray], horizons: list[int]) -> tuple[
                                for key, _, m, c, mp, cp, count in rows}
     summary["open_loop_psnr_per_step"] = _psnr(results["open"].mean(0)).round(3).tolist()
     summary["copy_last_psnr_per_step"] = _psnr(results["open_copy"].mean(0)).round(3).tolist()
+    if "tokenizer_ssim" in results:
+        summary["ssim"] = {"tokenizer": float(results["tokenizer_ssim"].mean()), **{
+            f"open_loop_{h}": {"model": float(results["open_ssim"][:, :h].mean()),
+                               "copy_last": float(results["open_copy_ssim"][:, :h].mean())} for h in horizons}}
     summary["static_copy_windows"] = int((results["open_copy"][:, : min(horizons)].mean(1) == 0).sum())
     return rows, summary
 
@@ -262,6 +279,9 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
         wm.temperature = args.temperature
         rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch), args.horizons)
         _print_table(rows, summary["static_copy_windows"])
+        ssim_text = ", ".join(f"{h}-step open loop {summary['ssim'][f'open_loop_{h}']['model']:.3f} "
+                              f"(copy-last {summary['ssim'][f'open_loop_{h}']['copy_last']:.3f})" for h in args.horizons)
+        print(f"SSIM (mean over frames): tokenizer {summary['ssim']['tokenizer']:.3f}, {ssim_text}")
         summaries[spec] = {"model": spec, "device": str(wm.device), **summary}
     if args.json:
         _write_json(args.json, next(iter(summaries.values())) if len(summaries) == 1 else {"models": summaries})
