@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(row['reward_at_quiet'], '.3f'):>13} {fmt(row['quiet_reward_ge_half'], '.2f'):>6} "
               f"{fmt(row['term_at_quiet'], '.2f'):>11}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, "data": args.data, "rows": rows}, indent=2))
+        temp = Path(f"{args.json}.tmp")  # write, then rename: no half-written file after a kill
+        temp.write_text(json.dumps({"model": args.model, "data": args.data, "rows": rows}, indent=2))
+        os.replace(temp, args.json)
     return 0
 
 
