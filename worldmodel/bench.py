@@ -32,6 +32,7 @@ import torch
 from envs.actions import noop_action, stack_actions
 from worldmodel.metrics import psnr_from_mse
 from worldmodel.model import WorldModel
+from worldmodel.reprojection import GROUND_TRUTH, has_ground_truth, reference_errors
 
 
 def build_model(spec: str, device: str) -> WorldModel:
@@ -83,7 +84,7 @@ def bench_speed(wm: WorldModel, batch: int, steps: int, warmup: int = 3) -> dict
             "frames_per_s_median": batch / median, "decode_ms_per_step": 1000 * decode / steps}
 
 
-def _windows(data: str, length: int, max_windows: int) -> list[dict[str, Any]]:
+def load_windows(data: str, length: int, max_windows: int) -> list[dict[str, Any]]:
     """Non-overlapping windows of `length` frames from the episodes of a store (at most max_windows)."""
     from worldmodel.data import open_dataset
 
@@ -95,8 +96,14 @@ def _windows(data: str, length: int, max_windows: int) -> list[dict[str, Any]]:
         episode = dataset.load(index)
         for start in range(0, int(entry["length"]) - length + 1, length):
             acts = episode["actions"]
-            out.append({"frames": episode["frames"][start:start + length],
-                        "actions": None if acts is None else {k: v[start:start + length - 1] for k, v in acts.items()}})
+            window = {"frames": episode["frames"][start:start + length],
+                      "actions": None if acts is None else {k: v[start:start + length - 1] for k, v in acts.items()},
+                      "fov_deg": float((entry.get("env_kwargs") or {}).get("fov_deg", 70.0)),
+                      "hud": bool((entry.get("env_kwargs") or {}).get("hud", True))}
+            blockworld = str(entry.get("env_id", "")).startswith("BlockWorld")
+            for key in GROUND_TRUTH:  # BlockWorld stores: lets `reference_errors` bound what a model can do
+                window[key] = episode[key][start:start + length] if blockworld and key in episode else None
+            out.append(window)
             if len(out) >= max_windows:
                 return out
     return out
@@ -263,11 +270,12 @@ def _write_json(path: str, payload: dict[str, Any]) -> None:
 def _quality_main(args: argparse.Namespace, prog: str) -> int:
     """`wm bench quality`: a table per model, then the optional JSON (one model: flat; several: by name) and plot."""
     horizon = max(args.horizons)
-    windows = _windows(args.data, args.context + horizon, args.max_windows)
+    windows = load_windows(args.data, args.context + horizon, args.max_windows)
     if not windows:
         print(f"{prog}: no episode in {args.data} has {args.context + horizon} frames (context + horizon)",
               file=sys.stderr)
         return 2
+    references = _references(windows, args.context, args.horizons)
     summaries: dict[str, dict[str, Any]] = {}
     for spec in args.model:
         try:
@@ -282,7 +290,10 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
         ssim_text = ", ".join(f"{h}-step open loop {summary['ssim'][f'open_loop_{h}']['model']:.3f} "
                               f"(copy-last {summary['ssim'][f'open_loop_{h}']['copy_last']:.3f})" for h in args.horizons)
         print(f"SSIM (mean over frames): tokenizer {summary['ssim']['tokenizer']:.3f}, {ssim_text}")
-        summaries[spec] = {"model": spec, "device": str(wm.device), **summary}
+        summaries[spec] = {"model": spec, "device": str(wm.device), **summary,
+                           **({"references": references} if references else {})}
+    if references:
+        _print_references(references, args.horizons)
     if args.json:
         _write_json(args.json, next(iter(summaries.values())) if len(summaries) == 1 else {"models": summaries})
     if args.plot:
@@ -290,3 +301,33 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
 
         print(f"plot: {plot_quality(summaries, args.plot)}")
     return 0
+
+
+def _references(windows: list[dict[str, Any]], context: int, horizons: list[int]) -> dict[str, Any] | None:
+    """Pooled open-loop PSNR of copy-last and of the reprojection references (worldmodel/reprojection.py) per
+    horizon, and their per-step curves; None unless every window has BlockWorld ground truth."""
+    if not all(has_ground_truth(w) for w in windows):
+        return None
+    errors = reference_errors(windows, context, max(horizons), windows[0]["fov_deg"])
+    copy = np.stack([_mse(np.repeat(w["frames"][context - 1:context], max(horizons), 0), w["frames"][context:])
+                     for w in windows])  # (B, H)
+    pooled = lambda mse: float(_psnr(np.float64(mse.mean())))  # noqa: E731
+    out: dict[str, Any] = {f"open_loop_{h}_psnr": {"copy_last_pooled": pooled(copy[:, :h]),
+                                                   "reprojection_pooled": pooled(errors["reprojection"][:, :h]),
+                                                   "reprojection_map_pooled": pooled(errors["reprojection_map"][:, :h])}
+                           for h in horizons}
+    out["reprojection_psnr_per_step"] = _psnr(errors["reprojection"].mean(0)).round(3).tolist()
+    out["reprojection_map_psnr_per_step"] = _psnr(errors["reprojection_map"].mean(0)).round(3).tolist()
+    out["visible_per_step"] = errors["visible"].mean(0).round(3).tolist()
+    out["windows"] = len(windows)
+    return out
+
+
+def _print_references(references: dict[str, Any], horizons: list[int]) -> None:
+    print("References from BlockWorld ground truth, no model (worldmodel/reprojection.py), pooled PSNR:")
+    for h in horizons:
+        row = references[f"open_loop_{h}_psnr"]
+        print(f"  open-loop {h}-step: copy-last {row['copy_last_pooled']:.2f}, reprojection (true depth and poses) "
+              f"{row['reprojection_pooled']:.2f}, reprojection + true block types of unseen pixels "
+              f"{row['reprojection_map_pooled']:.2f}; visible from the last context frame at step {h}: "
+              f"{references['visible_per_step'][h - 1]:.0%}")

@@ -35,21 +35,11 @@ class Hud:
         """textures: uint8 (NUM_BLOCKS, 3, T, T, 3); slot swatches sample the side face."""
         self.width, self.height = width, height
         self.side = textures[:, 1]  # (NUM_BLOCKS, T, T, 3)
-        self.slot = max(4, min(width // HOTBAR_SLOTS, height // 6))
-        self.x0 = (width - HOTBAR_SLOTS * self.slot) // 2
-        self.y0 = height - self.slot - (1 if height >= 96 else 0)
+        self.slot, self.x0, self.y0, self.show_hotbar, self.cross = _layout(width, height)
         self.overlay = np.zeros((self.slot, HOTBAR_SLOTS * self.slot, 3), dtype=np.uint8)
         self.key: tuple | None = None
         self.slot_keys: list[tuple[int, int, bool] | None] = [None] * HOTBAR_SLOTS
         self.tiles: dict[tuple[int, int, bool], np.ndarray] = {}
-        self.show_hotbar = HOTBAR_SLOTS * self.slot <= width and self.slot <= height // 2
-        arm = max(2, min(width, height) // 32)
-        cy, cx = height // 2, width // 2
-        self.cross = (  # horizontal bar, then the vertical bar above and below the centre pixel
-            (cy, slice(max(cx - arm, 0), cx + arm + 1)),
-            (slice(max(cy - arm, 0), cy), cx),
-            (slice(cy + 1, cy + arm + 1), cx),
-        )
 
     def draw(self, rgb: np.ndarray, inventory: Inventory) -> None:
         """Paint crosshair and hotbar onto rgb (H, W, 3) uint8 in place."""
@@ -118,3 +108,29 @@ class Hud:
                 g = glyph[max(-y1, 0) : max(-y1, 0) + sub.shape[0], max(-x1, 0) : max(-x1, 0) + sub.shape[1]]
                 sub[g] = colour
                 x += 4 * scale
+
+
+def _layout(width: int, height: int) -> tuple[int, int, int, bool, tuple]:
+    """Slot size, hotbar origin (x0, y0), whether the hotbar fits, and the crosshair's three index pairs."""
+    slot = max(4, min(width // HOTBAR_SLOTS, height // 6))
+    x0, y0 = (width - HOTBAR_SLOTS * slot) // 2, height - slot - (1 if height >= 96 else 0)
+    show_hotbar = HOTBAR_SLOTS * slot <= width and slot <= height // 2
+    arm = max(2, min(width, height) // 32)
+    cy, cx = height // 2, width // 2
+    cross = (  # horizontal bar, then the vertical bar above and below the centre pixel
+        (cy, slice(max(cx - arm, 0), cx + arm + 1)),
+        (slice(max(cy - arm, 0), cy), cx),
+        (slice(cy + 1, cy + arm + 1), cx),
+    )
+    return slot, x0, y0, show_hotbar, cross
+
+
+def hud_mask(width: int, height: int) -> np.ndarray:
+    """Bool (H, W): the pixels the HUD paints over (crosshair and hotbar) in frames of this size."""
+    slot, x0, y0, show_hotbar, cross = _layout(width, height)
+    mask = np.zeros((height, width), dtype=bool)
+    for index in cross:
+        mask[index] = True
+    if show_hotbar:
+        mask[y0:y0 + slot, x0:x0 + HOTBAR_SLOTS * slot] = True
+    return mask
