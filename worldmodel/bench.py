@@ -13,7 +13,8 @@ the mean over windows of the PSNR of each window's mean squared error, and the P
 over all windows and frames (the one to compare by: a window where nothing moves gives copy-last 100 dB and
 lifts its windowed mean by up to 100 / windows dB). Windows: non-overlapping stretches of context +
 max(horizons) frames of the store's episodes. SSIM (mean over frames) of the tokenizer and of the open loop
-beside copy-last is printed below the table.
+beside copy-last is printed below the table. On BlockWorld stores (depth and pose recorded), reprojection
+references follow: what perfect geometry alone scores, no model involved (worldmodel/reprojection.py).
 """
 
 from __future__ import annotations
@@ -94,13 +95,13 @@ def load_windows(data: str, length: int, max_windows: int) -> list[dict[str, Any
         if int(entry["length"]) < length:
             continue
         episode = dataset.load(index)
+        env_kwargs = entry.get("env_kwargs") or {}
+        blockworld = str(entry.get("env_id", "")).startswith("BlockWorld")
         for start in range(0, int(entry["length"]) - length + 1, length):
             acts = episode["actions"]
             window = {"frames": episode["frames"][start:start + length],
                       "actions": None if acts is None else {k: v[start:start + length - 1] for k, v in acts.items()},
-                      "fov_deg": float((entry.get("env_kwargs") or {}).get("fov_deg", 70.0)),
-                      "hud": bool((entry.get("env_kwargs") or {}).get("hud", True))}
-            blockworld = str(entry.get("env_id", "")).startswith("BlockWorld")
+                      "fov_deg": float(env_kwargs.get("fov_deg", 70.0)), "hud": bool(env_kwargs.get("hud", True))}
             for key in GROUND_TRUTH:  # BlockWorld stores: lets `reference_errors` bound what a model can do
                 window[key] = episode[key][start:start + length] if blockworld and key in episode else None
             out.append(window)
