@@ -20,13 +20,17 @@ TINY = dict(d_model=32, n_layers=2, n_heads=2, context_frames=3, head_layers=1, 
             lam_heads=2, lam_levels=[3, 3], decode_steps=2, temperature=1.0, top_k=8)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DynamicsObjective]:
-    """An untrained tiny model (16x16 frames, 4x4 tokens), exported once for the module."""
+@pytest.fixture(scope="module", params=[0.0, 70.0], ids=["no_hint", "camera_hint"])
+def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[Path, DynamicsObjective]:
+    """An untrained tiny model (16x16 frames, 4x4 tokens), exported once for the module; with and without the
+    camera hint (its weights randomised, so that the hint changes what the model predicts)."""
     torch.manual_seed(0)
     tokenizer = Tokenizer(TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 1, 1],
                                           res_blocks=[0, 0, 0], mid_blocks=0))
-    objective = DynamicsObjective(DynamicsConfig(**TINY), tokenizer)
+    objective = DynamicsObjective(DynamicsConfig(**TINY, camera_hint_fov=request.param), tokenizer)
+    if objective.model.uses_hint:
+        torch.nn.init.normal_(objective.model.hint_emb.weight, std=1.0)
     path = tmp_path_factory.mktemp("wm") / "model"
     objective.export(path, card={"note": "test"})
     return path, objective

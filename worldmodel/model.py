@@ -26,8 +26,9 @@ from einops import rearrange
 from envs.actions import BINARY_KEYS, CAMERA_LIMIT_DEG, action_space, complete_action, stack_actions
 from worldmodel.dynamics.actions import action_tensors
 from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
-from worldmodel.dynamics.model import DynamicsModel
+from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot, seeded_generators
+from worldmodel.dynamics.warp import CameraHint
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
@@ -69,6 +70,9 @@ class WorldModel:
         self._generators: list[torch.Generator] = []
         self._rollout: Rollout | None = None
         self._batched = False
+        self._hint = (CameraHint(self.tokenizer, dynamics.cfg.camera_hint_fov, dynamics.grid)
+                      if dynamics.uses_hint else None)
+        self._view: torch.Tensor | None = None  # (B, H, W, 3) decoded newest frame, reused by the camera hint
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
@@ -115,6 +119,12 @@ class WorldModel:
         grids = rearrange(tokens, "b (h w) -> b h w", h=self.dynamics.grid[0])
         return self.tokenizer.decode(grids).cpu().numpy()
 
+    def _decode_newest(self, tokens: torch.Tensor) -> np.ndarray:
+        """Decode the rollout's newest tokens (B, N) and keep the frames for the next step's camera hint."""
+        frames = self._decode(tokens)
+        self._view = torch.from_numpy(frames) if self._hint is not None else None
+        return frames
+
     def _frames(self, frames: Any, name: str) -> tuple[torch.Tensor, bool]:
         """Accept (T, H, W, 3) or (B, T, H, W, 3) uint8 -> (B, T, H, W, 3) tensor and whether it was batched."""
         frames = torch.as_tensor(np.asarray(frames) if not torch.is_tensor(frames) else frames)
@@ -123,15 +133,20 @@ class WorldModel:
                              f"(B, T, ...), got {frames.dtype} {tuple(frames.shape)}")
         return (frames, True) if frames.ndim == 5 else (frames[None], False)
 
+    def _camera_hint(self, tokens: torch.Tensor, camera: torch.Tensor, known: torch.Tensor) -> Hint | None:
+        """Camera hint of frames tokens (..., N) turned by camera (..., 2) where known (...) (None: no hint)."""
+        return None if self._hint is None else self._hint(tokens, camera, known)
+
     def _context(self, frames: torch.Tensor, actions: Mapping[str, Any] | None, batched: bool
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Context frames (B, T, H, W, 3) and actions -> tokens (B, T, N) and conditioning (B, T-1, D)."""
+                 ) -> tuple[torch.Tensor, torch.Tensor, Hint | None]:
+        """Context frames (B, T, H, W, 3) and actions -> tokens (B, T, N), conditioning (B, T-1, D) and the
+        camera hints of the T-1 transitions (None for a model without them or unknown actions)."""
         b, t = frames.shape[:2]
         tokens = self._encode(frames)  # (B, T, N)
         if t == 1 and actions is None:  # a single frame: no transition to condition on
-            return tokens, torch.zeros(b, 0, self.dynamics.cfg.d_model, device=self.device)
+            return tokens, torch.zeros(b, 0, self.dynamics.cfg.d_model, device=self.device), None
         if actions is None:
-            return tokens, self.dynamics.condition_latent(tokens[:, :-1], tokens[:, 1:])  # (B, T-1, D)
+            return tokens, self.dynamics.condition_latent(tokens[:, :-1], tokens[:, 1:]), None  # (B, T-1, D)
         buttons, camera = action_tensors(actions, self.device)
         if not batched:
             buttons, camera = buttons[None], camera[None]
@@ -139,7 +154,8 @@ class WorldModel:
             raise ValueError(f"reset actions must have leading shape {(b, t - 1) if batched else (t - 1,)} "
                              f"(T-1 actions between T frames), got {tuple(buttons.shape[:-1])}")
         known = torch.ones(b, t - 1, dtype=torch.bool, device=self.device)
-        return tokens, self.dynamics.condition(buttons, camera, known)
+        hints = self._camera_hint(tokens[:, :-1], camera, known) if t > 1 else None
+        return tokens, self.dynamics.condition(buttons, camera, known), hints
 
     @torch.inference_mode()
     def reset(self, frames: Any, actions: Mapping[str, Any] | None = None,
@@ -152,7 +168,8 @@ class WorldModel:
         Returns the model's view of the newest context frame (tokenizer reconstruction), (H, W, 3) or (B, H, W, 3).
         """
         frames, batched = self._frames(frames, "frames")
-        tokens, cond = self._context(frames, actions, batched)
+        tokens, cond, hints = self._context(frames, actions, batched)
+        self._view = None
         if worlds is not None:
             if self._rollout is None or not self._batched or not batched:
                 raise ValueError("reset(..., worlds=...) needs a running batched rollout and batched frames")
@@ -161,15 +178,15 @@ class WorldModel:
                     bool(((index < 0) | (index >= self.batch_size)).any()):
                 raise ValueError(f"worlds must be {frames.shape[0]} distinct indices in [0, {self.batch_size}), "
                                  f"got {list(worlds)}")
-            self._rollout.prime_worlds(index, tokens, cond)
+            self._rollout.prime_worlds(index, tokens, cond, hints)
             return self._decode(tokens[:, -1])
         b = frames.shape[0]
         if len(self._generators) != b:
             self._generators = seeded_generators(b, self.device, self._seed)
         self._rollout = Rollout(self.dynamics, b, self.device, generators=self._generators)
-        self._rollout.prime(tokens, cond)
+        self._rollout.prime(tokens, cond, hints)
         self._batched = batched
-        view = self._decode(tokens[:, -1])
+        view = self._decode_newest(tokens[:, -1])
         return view if batched else view[0]
 
     def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -198,8 +215,9 @@ class WorldModel:
             raise RuntimeError("call reset(frames) before step()")
         buttons, camera, known = self._actions(action)
         cond = self.dynamics.condition(buttons, camera, known)  # (B, D)
-        tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k)
-        frames = self._decode(tokens)
+        hint = None if self._hint is None else self._hint(self._rollout.last, camera, known, self._view)
+        tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k, hint)
+        frames = self._decode_newest(tokens)
         rewards = reward.float().cpu().numpy()
         terminated = (term_prob > 0.5).cpu().numpy()
         if self._batched:
@@ -216,6 +234,7 @@ class WorldModel:
         if frames.dtype != torch.uint8 or tuple(frames.shape) != expected:
             raise ValueError(f"observed frames must be uint8 {expected}, got {frames.dtype} {tuple(frames.shape)}")
         self._rollout.observe(self._encode(frames.reshape(-1, *self.frame_shape)))  # (B, N)
+        self._view = None
 
     def snapshot(self) -> WorldSnapshot:
         """Copy of the state (KV cache, newest frame, random states) to branch rollouts with restore()."""
@@ -232,6 +251,7 @@ class WorldModel:
             self._rollout = Rollout(self.dynamics, len(self._generators), self.device, generators=self._generators)
         self._rollout.restore(snap.rollout)
         self._batched = snap.batched
+        self._view = None
 
 
 def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:

@@ -59,6 +59,11 @@ class DynamicsConfig:
     sees (not the targets) by random tokens, so open-loop rollouts stay on track after their own errors (the
     discrete-token counterpart of GameNGen's noise augmentation). 0 = off."""
 
+    camera_hint_fov: float = 0.0
+    """Field of view (degrees) of the footage for the camera-rotation hint (`worldmodel.dynamics.warp`): each
+    transition also sees the tokens of the current frame turned by the action's camera. 0 = no hint (the
+    models before 2026-12-02). BlockWorld and Minecraft use 70."""
+
     # --- latent action model (Genie-style, FSQ bottleneck) ---
     lam_levels: list[int] = field(default_factory=lambda: [3, 3, 3])
     """FSQ levels of the latent action code (product = number of latent actions)."""
@@ -96,6 +101,7 @@ class DynamicsConfig:
             "p_unknown": 0.0 <= self.p_unknown <= 1.0,
             "p_latent_known": 0.0 <= self.p_latent_known <= 1.0 and self.p_unknown + self.p_latent_known <= 1.0,
             "context_noise": 0.0 <= self.context_noise < 1.0,
+            "camera_hint_fov": 0.0 <= self.camera_hint_fov < 180.0,
             "lam_levels": len(self.lam_levels) > 0 and all(v >= 2 for v in self.lam_levels),
             "lam_dim": self.lam_dim > 0 and self.lam_dim % max(self.lam_heads, 1) == 0,
             "lam_heads": self.lam_heads > 0,

@@ -2,6 +2,8 @@
 
 Layout of one step (frame t, action a_t -> frame t+1):
   trunk input  = token embedding of frame t + spatial position + action conditioning of a_t (added to every token)
+                 [+ camera hint: embedding of frame t turned by a_t's camera, re-encoded, weighted by how much of
+                 each token was in view (cfg.camera_hint_fov > 0; worldmodel.dynamics.warp)]
   trunk        = transformer over frames, full attention within a frame, causal across frames, a window of
                  `context_frames` frames (rotary time embedding; KV cache at inference, one pass per frame)
   head         = small transformer over the N positions of frame t+1: trunk output + embedding of the tokens of
@@ -23,6 +25,8 @@ from worldmodel.dynamics.config import DynamicsConfig
 from worldmodel.dynamics.latent_action import LatentActionModel
 from worldmodel.dynamics.sampling import maskgit_decode
 from worldmodel.dynamics.transformer import Block, KVCache, Trunk
+
+Hint = tuple[torch.Tensor, torch.Tensor]  # camera hint: tokens (..., N) int64 and weight (..., N) in [0, 1]
 
 
 class DynamicsModel(nn.Module):
@@ -51,6 +55,10 @@ class DynamicsModel(nn.Module):
                                          for _ in range(cfg.head_layers))
         self.head_norm = nn.LayerNorm(dim)
         self.head_out = nn.Linear(dim, self.vocab_size)
+        self.uses_hint = cfg.camera_hint_fov > 0
+        if self.uses_hint:
+            self.hint_emb = nn.Embedding(self.vocab_size, dim)
+            self.hint_unseen = nn.Parameter(torch.zeros(dim))  # stands in where the hint has no weight
         self.reward_head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
         self.term_head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
         self.apply(_init_weights)
@@ -72,19 +80,29 @@ class DynamicsModel(nn.Module):
         return self.actions(buttons, torch.zeros(*lead, 2, device=prev.device), kind, latent)
 
     # --- trunk ---
-    def embed(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """tokens (..., N) int64 and conditioning (..., D) -> trunk input (..., N, D)."""
-        return self.tok_emb(tokens) + self.pos + cond[..., None, :]
+    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, hint: Hint | None = None) -> torch.Tensor:
+        """tokens (..., N) int64, conditioning (..., D) and the camera hint (tokens (..., N), weight (..., N);
+        None = no hint, as for unknown actions) -> trunk input (..., N, D). Models without the hint ignore it."""
+        x = self.tok_emb(tokens) + self.pos + cond[..., None, :]
+        if not self.uses_hint:
+            return x
+        if hint is None:
+            return x + self.hint_unseen
+        hint_tokens, weight = hint
+        weight = weight[..., None].to(x.dtype)  # (..., N, 1)
+        return x + weight * self.hint_emb(hint_tokens) + (1.0 - weight) * self.hint_unseen
 
-    def hidden(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """Full recomputation: frames (B, T, N) with the actions after them (B, T, D) -> trunk out (B, T, N, D)."""
-        return self.trunk(self.embed(tokens, cond), start)
+    def hidden(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0, hint: Hint | None = None
+               ) -> torch.Tensor:
+        """Full recomputation: frames (B, T, N) with the actions after them (B, T, D) and their hints
+        -> trunk out (B, T, N, D)."""
+        return self.trunk(self.embed(tokens, cond, hint), start)
 
     def hidden_step(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache, position: int | None = None,
-                    worlds: torch.Tensor | None = None) -> torch.Tensor:
-        """Cached: one frame (B, N) with its action (B, D) at time cache.t -> trunk out (B, N, D).
+                    worlds: torch.Tensor | None = None, hint: Hint | None = None) -> torch.Tensor:
+        """Cached: one frame (B, N) with its action (B, D) and hint at time cache.t -> trunk out (B, N, D).
         (With worlds and position: re-prime only those worlds, see Trunk.step.)"""
-        return self.trunk.step(self.embed(tokens, cond), cache, position, worlds)
+        return self.trunk.step(self.embed(tokens, cond, hint), cache, position, worlds)
 
     def new_cache(self, batch: int, device: torch.device) -> KVCache:
         """Empty KV cache for `batch` worlds."""

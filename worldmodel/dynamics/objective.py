@@ -21,9 +21,10 @@ from torch import nn
 from worldmodel.dynamics.actions import LATENT, REAL, UNKNOWN, action_tensors
 from worldmodel.dynamics.bundle import save_world_model
 from worldmodel.dynamics.config import DynamicsConfig
-from worldmodel.dynamics.model import DynamicsModel
+from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import Rollout
 from worldmodel.dynamics.sampling import random_mask
+from worldmodel.dynamics.warp import CameraHint
 
 
 class DynamicsObjective(nn.Module):
@@ -35,6 +36,12 @@ class DynamicsObjective(nn.Module):
         self.tokenizer = tokenizer.eval()
         self.tokenizer.requires_grad_(False)
         self.model = DynamicsModel(self.cfg, tokenizer.vocab_size, tokenizer.grid)
+        self.hint = (CameraHint(tokenizer, self.cfg.camera_hint_fov, self.model.grid)
+                     if self.model.uses_hint else None)
+
+    def camera_hint(self, tokens: torch.Tensor, camera: torch.Tensor, known: torch.Tensor) -> Hint | None:
+        """Camera hints of frames tokens (..., N) turned by camera (..., 2) where known (...); None without."""
+        return None if self.hint is None else self.hint(tokens, camera, known)
 
     def train(self, mode: bool = True) -> "DynamicsObjective":
         """Switch the dynamics to train/eval; the tokenizer always stays in eval mode (frozen)."""
@@ -108,7 +115,8 @@ class DynamicsObjective(nn.Module):
         kind = self._kinds(known, prev.shape[1])
         latent, codes = model.lam(prev, target)  # (B, T, d_latent), (B, T)
         cond = model.actions(buttons, camera, kind, latent)  # (B, T, D)
-        hidden = model.hidden(self._corrupt(prev), cond)  # (B, T, N, D)
+        context = self._corrupt(prev)  # the hint sees the same (corrupted) frames, as a rollout's own errors
+        hidden = model.hidden(context, cond, hint=self.camera_hint(context, camera, kind == REAL))  # (B, T, N, D)
         mask = random_mask(tuple(target.shape), target.device)  # (B, T, N)
         logits = model.logits(hidden, torch.where(mask, model.mask_id, target))  # (B, T, N, V)
         valid = self._valid(batch, prev.shape[:2])  # (B, T): False on transitions padded past an episode's end
@@ -155,14 +163,17 @@ class DynamicsObjective(nn.Module):
             length = tokens.shape[1]
             context = max(1, min(length // 2, self.cfg.context_frames))
             rollout = Rollout(self.model, 1, self.device)
+            real = torch.full_like(buttons[..., 0], bool(known[0]), dtype=torch.bool)  # (1, L-1)
             if bool(known[0]):
-                cond = self.model.condition(buttons, camera, torch.ones_like(buttons[..., 0], dtype=torch.bool))
+                cond = self.model.condition(buttons, camera, real)
             else:
                 cond = self.model.condition_latent(tokens[:, :-1], tokens[:, 1:])  # (1, L-1, D)
-            rollout.prime(tokens[:, :context], cond[:, : context - 1])
+            hints = self.camera_hint(tokens[:, : context - 1], camera[:, : context - 1], real[:, : context - 1])
+            rollout.prime(tokens[:, :context], cond[:, : context - 1], hints)
             predicted = [tokens[:, t] for t in range(context)]
             for t in range(context - 1, length - 1):
-                predicted.append(rollout.step(cond[:, t], self.cfg.decode_steps, 0.0, 0)[0])
+                hint = self.camera_hint(predicted[-1], camera[:, t], real[:, t])
+                predicted.append(rollout.step(cond[:, t], self.cfg.decode_steps, 0.0, 0, hint)[0])
             grids = rearrange(torch.stack(predicted, 1), "b l (h w) -> (b l) h w", h=self.model.grid[0])
             frames = self.tokenizer.decode(grids).to(one["frames"].device)  # (L, H, W, 3)
             image = rearrange(torch.stack([one["frames"][0], frames]), "r l h w c -> c (r h) (l w)")

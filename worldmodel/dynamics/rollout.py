@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from worldmodel.dynamics.model import DynamicsModel
+from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.transformer import KVCache
 
 
@@ -42,18 +42,20 @@ class Rollout:
             raise ValueError(f"need {batch} generators (one per world), got {len(generators)}")
         self.generators = generators or seeded_generators(batch, device, seed)
 
-    def prime(self, tokens: torch.Tensor, cond: torch.Tensor) -> None:
+    def prime(self, tokens: torch.Tensor, cond: torch.Tensor, hints: Hint | None = None) -> None:
         """Start from context frames tokens (B, T, N) and the conditioning of the T-1 actions between them
-        (B, T-1, D); only the last context_frames frames matter, but all go through the cache for exactness."""
+        (B, T-1, D) (and their camera hints (B, T-1, N) each, if any); only the last context_frames frames
+        matter, but all go through the cache for exactness."""
         if tokens.shape[0] != self.batch or cond.shape[:2] != (self.batch, tokens.shape[1] - 1):
             raise ValueError(f"context tokens {tuple(tokens.shape)} and actions {tuple(cond.shape)} do not match "
                              f"{self.batch} worlds with T frames and T-1 actions")
         self.cache = self.model.new_cache(self.batch, self.device)
         for t in range(tokens.shape[1] - 1):
-            self.model.hidden_step(tokens[:, t], cond[:, t], self.cache)
+            self.model.hidden_step(tokens[:, t], cond[:, t], self.cache, hint=_at(hints, t))
         self.last = tokens[:, -1]
 
-    def prime_worlds(self, worlds: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor) -> None:
+    def prime_worlds(self, worlds: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor,
+                     hints: Hint | None = None) -> None:
         """Reset only some worlds (indices (b,)) to new context tokens (b, T, N) with actions (b, T-1, D) while the
         others keep their state. The new context occupies the frames just before the shared clock, so (time
         entering only through relative rotary offsets) the world continues exactly as a freshly primed one."""
@@ -66,20 +68,22 @@ class Rollout:
         self.cache.valid[worlds] = False  # forget the old episode of these worlds
         for j in range(count):
             position = self.cache.t - count + j  # may be negative early on: only offsets matter
-            self.model.hidden_step(tokens[:, j], cond[:, j], self.cache, position, worlds)
+            self.model.hidden_step(tokens[:, j], cond[:, j], self.cache, position, worlds, _at(hints, j))
         self.last = self.last.clone()
         self.last[worlds] = tokens[:, -1]
 
-    def hidden(self, cond: torch.Tensor) -> torch.Tensor:
-        """Consume the newest frame with the action after it, cond (B, D) -> trunk output (B, N, D)."""
+    def hidden(self, cond: torch.Tensor, hint: Hint | None = None) -> torch.Tensor:
+        """Consume the newest frame with the action after it, cond (B, D) (and its camera hint) -> trunk output
+        (B, N, D)."""
         if self.last is None:
             raise RuntimeError("call reset/prime before step")
-        return self.model.hidden_step(self.last, cond, self.cache)
+        return self.model.hidden_step(self.last, cond, self.cache, hint=hint)
 
-    def step(self, cond: torch.Tensor, steps: int, temperature: float, top_k: int
+    def step(self, cond: torch.Tensor, steps: int, temperature: float, top_k: int, hint: Hint | None = None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Advance every world by one frame -> next tokens (B, N), reward (B,), termination probability (B,)."""
-        hidden = self.hidden(cond)
+        """Advance every world by one frame -> next tokens (B, N), reward (B,), termination probability (B,).
+        `hint`: the camera hint of the newest frame and this action (models trained with one)."""
+        hidden = self.hidden(cond, hint)
         reward, term_logit = self.model.reward_term(hidden)
         self.last = self.model.decode(hidden, steps, temperature, top_k, self.generators)
         return self.last, reward, torch.sigmoid(term_logit)
@@ -104,3 +108,8 @@ class Rollout:
         self.last = snap.last.clone()
         for generator, state in zip(self.generators, snap.rng_states):
             generator.set_state(state)
+
+
+def _at(hints: Hint | None, t: int) -> Hint | None:
+    """The hints of transition t from hints (B, T, N) each."""
+    return None if hints is None else (hints[0][:, t], hints[1][:, t])

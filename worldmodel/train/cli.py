@@ -171,7 +171,20 @@ def warm_start(module: Any, source: str) -> None:
     path = directory / DYNAMICS_FILE
     if not path.is_file():
         raise ValueError(f"init_from={source}: {path} not found (expected a WorldModel directory)")
-    load_state_into(module.model, load_safetensors(path), path)
+    state = load_safetensors(path)
+    if module.model.uses_hint and "hint_emb.weight" not in state and "tok_emb.weight" in state:
+        add_camera_hint(state, module.model)
+        print(f"init_from={source}: the source has no camera hint; its hint embedding starts as a copy of the "
+              "token embedding")
+    load_state_into(module.model, state, path)
+
+
+def add_camera_hint(state: dict[str, Any], model: Any) -> None:
+    """Complete the weights of a hint-free dynamics model for a model with the camera hint: the hint embedding
+    starts as the trained token embedding (the trunk already knows what each token looks like, and the hint
+    says which token should be where next); the 'no hint' vector starts at zero."""
+    state["hint_emb.weight"] = state["tok_emb.weight"].clone()
+    state["hint_unseen"] = model.hint_unseen.detach().new_zeros(model.hint_unseen.shape)
 
 
 def warm_start_tokenizer(module: Any, source: str) -> None:
