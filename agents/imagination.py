@@ -71,6 +71,7 @@ class LiveContexts:
         from envs.actions import stack_actions
 
         k = self.context_frames
+        self.ended = False  # whether the last play reached the task's end (self.env then sits past it)
         while True:
             seed = int(self.rng.integers(2**31 - 1))
             obs, info = self.env.reset(seed=seed)
@@ -80,6 +81,7 @@ class LiveContexts:
                 action = self.policy.act(obs, info)
                 obs, _, terminated, _, info = self.env.step(action)
                 if terminated:  # the goal is gone: keep the context from before the end
+                    self.ended = True
                     break
                 frames.append(obs)
                 actions.append(action)
