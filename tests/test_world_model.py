@@ -248,3 +248,43 @@ def test_quality_table_pools_errors_so_a_static_window_cannot_dominate() -> None
     assert entry["model_pooled"] > entry["copy_last_pooled"]  # ...but not the pooled error
     assert entry["copy_last_pooled"] == pytest.approx(10 * np.log10(255.0**2 / 75.0), abs=1e-3)
     assert summary["static_copy_windows"] == 1 and len(rows[0]) == 7
+
+
+def test_mean_field_decoding_batches_branches_and_differs_from_sampling(exported) -> None:
+    wm = WorldModel.load(exported[0])
+    ctx = frames(3, b=2, seed=20)
+    acts = [actions(4, seed=21 + b) for b in range(2)]
+    wm.decoding = "mean"
+    wm.reset(ctx)
+    batched = [wm.step(stack_actions([acts[b][t] for b in range(2)])) for t in range(4)]
+    for b in range(2):  # mean-field rollouts use no randomness: no seeding needed
+        wm.reset(ctx[b])
+        single = rollout(wm, acts[b])
+        for (f, r, _), (fs, rs, _) in zip(batched, single):
+            np.testing.assert_allclose(f[b].astype(int), fs.astype(int), atol=1)
+            np.testing.assert_allclose(r[b], rs, atol=1e-4)
+    wm.reset(ctx[0])
+    rollout(wm, acts[0][:2])
+    snap = wm.snapshot()  # holds the token distribution of the newest frame
+    first = rollout(wm, acts[1])
+    wm.restore(snap)
+    assert_same(first, rollout(wm, acts[1]))
+    wm.decoding, wm.temperature = "sample", 0.0
+    wm.restore(snap)
+    greedy = rollout(wm, acts[1])
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(first, greedy))
+    wm.decoding = "nearest"
+    with pytest.raises(ValueError, match="decoding"):
+        wm.step(noop_action())
+
+
+def test_expected_code_of_a_certain_token_is_that_token() -> None:
+    torch.manual_seed(0)
+    tokenizer = Tokenizer(TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 1, 1],
+                                          res_blocks=[0, 0, 0], mid_blocks=0)).eval()
+    tokens = torch.randint(0, tokenizer.vocab_size, (2, 4, 4))
+    certain = torch.nn.functional.one_hot(tokens, tokenizer.vocab_size).float()  # (2, 4, 4, V)
+    with torch.no_grad():
+        np.testing.assert_array_equal(tokenizer.decode_expected(certain).numpy(), tokenizer.decode(tokens).numpy())
+        unsure = 0.5 * certain + 0.5 * torch.nn.functional.one_hot(torch.roll(tokens, 1, -1), tokenizer.vocab_size)
+        assert not torch.equal(tokenizer.decode_expected(unsure), tokenizer.decode(tokens))

@@ -2,13 +2,14 @@
 
     wm bench speed   [--model PATH|bundled|random] [--batch 1 64] [--device cpu|cuda] [--threads 2] [--json F]
     wm bench quality --model PATH [PATH ...] --data DIR [--context 4] [--horizons 16 64] [--max-windows 32]
-                     [--json F] [--plot F.png]
+                     [--decoding sample mean] [--json F] [--plot F.png]
 
 Speed times the whole `WorldModel.step` (dynamics + tokenizer decode + copy to numpy) with a full context
 window, so the KV cache is at its steady-state size. `--model random` times an untrained model of the default
 configuration (no checkpoint needed). Quality reports, each beside the copy-last-frame baseline:
 tokenizer reconstruction PSNR, teacher-forced next-frame PSNR, and PSNR over 16- and 64-step open-loop
-rollouts driven by the recorded actions (greedy decoding unless --temperature is given). Two aggregations:
+rollouts driven by the recorded actions (greedy decoding unless --temperature is given; `--decoding mean`
+for mean-field rollouts, `--decoding sample mean` for both). Two aggregations:
 the mean over windows of the PSNR of each window's mean squared error, and the PSNR of the squared error pooled
 over all windows and frames (the one to compare by: a window where nothing moves gives copy-last 100 dB and
 lifts its windowed mean by up to 100 / windows dB). Windows: non-overlapping stretches of context +
@@ -225,6 +226,10 @@ def main(argv: list[str], prog: str = "wm bench") -> int:
     quality.add_argument("--max-windows", type=int, default=32)
     quality.add_argument("--batch", type=int, default=16, help="windows rolled out together")
     quality.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
+    quality.add_argument("--decoding", nargs="+", choices=("sample", "mean"), default=["sample"],
+                         help="'sample': rollouts commit to tokens (greedy at temperature 0); 'mean': mean-field "
+                              "rollouts that carry each token's distribution (WorldModel.decoding); several: "
+                              "one table each")
     for p in (speed, quality):
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
@@ -286,13 +291,19 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
             return 2
         _print_model(spec, wm)
         wm.temperature = args.temperature
-        rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch), args.horizons)
-        _print_table(rows, summary["static_copy_windows"])
-        ssim_text = ", ".join(f"{h}-step open loop {summary['ssim'][f'open_loop_{h}']['model']:.3f} "
-                              f"(copy-last {summary['ssim'][f'open_loop_{h}']['copy_last']:.3f})" for h in args.horizons)
-        print(f"SSIM (mean over frames): tokenizer {summary['ssim']['tokenizer']:.3f}, {ssim_text}")
-        summaries[spec] = {"model": spec, "device": str(wm.device), **summary,
-                           **({"references": references} if references else {})}
+        for decoding in args.decoding:
+            wm.decoding = decoding
+            name = spec if args.decoding == ["sample"] else f"{spec} ({decoding})"
+            if len(args.decoding) > 1:
+                print(f"decoding: {decoding}")
+            rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch),
+                                          args.horizons)
+            _print_table(rows, summary["static_copy_windows"])
+            ssim_text = ", ".join(f"{h}-step open loop {summary['ssim'][f'open_loop_{h}']['model']:.3f} (copy-last "
+                                  f"{summary['ssim'][f'open_loop_{h}']['copy_last']:.3f})" for h in args.horizons)
+            print(f"SSIM (mean over frames): tokenizer {summary['ssim']['tokenizer']:.3f}, {ssim_text}")
+            summaries[name] = {"model": spec, "decoding": decoding, "device": str(wm.device), **summary,
+                               **({"references": references} if references else {})}
     if references:
         _print_references(references, args.horizons)
     if args.json:

@@ -63,6 +63,10 @@ class WorldModel:
         self.temperature: float = dynamics.cfg.temperature
         self.top_k: int = dynamics.cfg.top_k
         self.decode_steps: int = dynamics.cfg.decode_steps
+        self.decoding: str = "sample"
+        """'sample': each step commits to tokens (MaskGIT, temperature, top_k; greedy at temperature 0).
+        'mean': mean-field, deterministic: each step keeps the next frame's token distribution, shows the frame
+        of its expected code (blurred where the model is unsure) and feeds the expected embedding on."""
         cfg = tokenizer.cfg
         self.frame_shape: tuple[int, int, int] = (int(cfg.height), int(cfg.width), 3)
         self.action_space = action_space()
@@ -119,9 +123,21 @@ class WorldModel:
         grids = rearrange(tokens, "b (h w) -> b h w", h=self.dynamics.grid[0])
         return self.tokenizer.decode(grids).cpu().numpy()
 
+    def _refresh_view(self) -> None:
+        """After the newest frame changed outside step/reset (observe, restore, re-priming some worlds), decode
+        it again for the camera hint, exactly as a step would have left it."""
+        if self._hint is not None and self._rollout is not None and self._rollout.last is not None:
+            self._decode_newest(self._rollout.last)
+
     def _decode_newest(self, tokens: torch.Tensor) -> np.ndarray:
-        """Decode the rollout's newest tokens (B, N) and keep the frames for the next step's camera hint."""
-        frames = self._decode(tokens)
+        """Decode the rollout's newest frame (its token distribution after a mean-field step, else its tokens
+        (B, N)) and keep the frames for the next step's camera hint."""
+        soft = self._rollout.soft if self._rollout is not None else None
+        if soft is None:
+            frames = self._decode(tokens)
+        else:
+            grid = rearrange(soft, "b (h w) v -> b h w v", h=self.dynamics.grid[0])
+            frames = self.tokenizer.decode_expected(grid).cpu().numpy()
         self._view = torch.from_numpy(frames) if self._hint is not None else None
         return frames
 
@@ -169,7 +185,6 @@ class WorldModel:
         """
         frames, batched = self._frames(frames, "frames")
         tokens, cond, hints = self._context(frames, actions, batched)
-        self._view = None
         if worlds is not None:
             if self._rollout is None or not self._batched or not batched:
                 raise ValueError("reset(..., worlds=...) needs a running batched rollout and batched frames")
@@ -179,6 +194,7 @@ class WorldModel:
                 raise ValueError(f"worlds must be {frames.shape[0]} distinct indices in [0, {self.batch_size}), "
                                  f"got {list(worlds)}")
             self._rollout.prime_worlds(index, tokens, cond, hints)
+            self._refresh_view()
             return self._decode(tokens[:, -1])
         b = frames.shape[0]
         if len(self._generators) != b:
@@ -216,7 +232,10 @@ class WorldModel:
         buttons, camera, known = self._actions(action)
         cond = self.dynamics.condition(buttons, camera, known)  # (B, D)
         hint = None if self._hint is None else self._hint(self._rollout.last, camera, known, self._view)
-        tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k, hint)
+        if self.decoding not in ("sample", "mean"):
+            raise ValueError(f"decoding must be 'sample' or 'mean', got {self.decoding!r}")
+        tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k, hint,
+                                                       soft=self.decoding == "mean")
         frames = self._decode_newest(tokens)
         rewards = reward.float().cpu().numpy()
         terminated = (term_prob > 0.5).cpu().numpy()
@@ -234,7 +253,7 @@ class WorldModel:
         if frames.dtype != torch.uint8 or tuple(frames.shape) != expected:
             raise ValueError(f"observed frames must be uint8 {expected}, got {frames.dtype} {tuple(frames.shape)}")
         self._rollout.observe(self._encode(frames.reshape(-1, *self.frame_shape)))  # (B, N)
-        self._view = None
+        self._refresh_view()
 
     def snapshot(self) -> WorldSnapshot:
         """Copy of the state (KV cache, newest frame, random states) to branch rollouts with restore()."""
@@ -251,7 +270,7 @@ class WorldModel:
             self._rollout = Rollout(self.dynamics, len(self._generators), self.device, generators=self._generators)
         self._rollout.restore(snap.rollout)
         self._batched = snap.batched
-        self._view = None
+        self._refresh_view()
 
 
 def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:

@@ -80,10 +80,14 @@ class DynamicsModel(nn.Module):
         return self.actions(buttons, torch.zeros(*lead, 2, device=prev.device), kind, latent)
 
     # --- trunk ---
-    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, hint: Hint | None = None) -> torch.Tensor:
+    def embed(self, tokens: torch.Tensor, cond: torch.Tensor, hint: Hint | None = None,
+              soft: torch.Tensor | None = None) -> torch.Tensor:
         """tokens (..., N) int64, conditioning (..., D) and the camera hint (tokens (..., N), weight (..., N);
-        None = no hint, as for unknown actions) -> trunk input (..., N, D). Models without the hint ignore it."""
-        x = self.tok_emb(tokens) + self.pos + cond[..., None, :]
+        None = no hint, as for unknown actions) -> trunk input (..., N, D). Models without the hint ignore it.
+        `soft` (..., N, V): token probabilities to embed instead of `tokens` (their expected embedding; the
+        mean-field rollout of `Rollout.step(soft=True)`)."""
+        tokens_in = self.tok_emb(tokens) if soft is None else soft.to(self.tok_emb.weight.dtype) @ self.tok_emb.weight
+        x = tokens_in + self.pos + cond[..., None, :]
         if not self.uses_hint:
             return x
         if hint is None:
@@ -99,10 +103,12 @@ class DynamicsModel(nn.Module):
         return self.trunk(self.embed(tokens, cond, hint), start)
 
     def hidden_step(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache, position: int | None = None,
-                    worlds: torch.Tensor | None = None, hint: Hint | None = None) -> torch.Tensor:
-        """Cached: one frame (B, N) with its action (B, D) and hint at time cache.t -> trunk out (B, N, D).
-        (With worlds and position: re-prime only those worlds, see Trunk.step.)"""
-        return self.trunk.step(self.embed(tokens, cond, hint), cache, position, worlds)
+                    worlds: torch.Tensor | None = None, hint: Hint | None = None,
+                    soft: torch.Tensor | None = None) -> torch.Tensor:
+        """Cached: one frame (B, N) (or its token probabilities `soft` (B, N, V)) with its action (B, D) and hint
+        at time cache.t -> trunk out (B, N, D). (With worlds and position: re-prime only those worlds, see
+        Trunk.step.)"""
+        return self.trunk.step(self.embed(tokens, cond, hint, soft), cache, position, worlds)
 
     def new_cache(self, batch: int, device: torch.device) -> KVCache:
         """Empty KV cache for `batch` worlds."""
@@ -122,6 +128,11 @@ class DynamicsModel(nn.Module):
         """Trunk output (..., N, D) -> predicted reward (...) and termination logit (...)."""
         pooled = hidden.mean(dim=-2)  # (..., D)
         return self.reward_head(pooled)[..., 0], self.term_head(pooled)[..., 0]
+
+    def probabilities(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-frame token distribution (B, N, V) from trunk output (B, N, D): one fully parallel head pass."""
+        partial = torch.full(hidden.shape[:-1], self.mask_id, dtype=torch.long, device=hidden.device)
+        return torch.softmax(self.logits(hidden, partial).float(), dim=-1)
 
     def decode(self, hidden: torch.Tensor, steps: int, temperature: float, top_k: int,
                generators: Sequence[torch.Generator] | None) -> torch.Tensor:

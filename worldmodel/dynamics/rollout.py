@@ -21,6 +21,7 @@ class RolloutSnapshot:
     cache: KVCache
     last: torch.Tensor
     rng_states: list[torch.Tensor]
+    soft: torch.Tensor | None = None
 
 
 def seeded_generators(batch: int, device: torch.device, seed: int) -> list[torch.Generator]:
@@ -38,6 +39,7 @@ class Rollout:
         self.device = device
         self.cache = model.new_cache(batch, device)
         self.last: torch.Tensor | None = None  # (B, N) newest frame's tokens
+        self.soft: torch.Tensor | None = None  # (B, N, V) its token probabilities after a mean-field step
         if generators is not None and len(generators) != batch:
             raise ValueError(f"need {batch} generators (one per world), got {len(generators)}")
         self.generators = generators or seeded_generators(batch, device, seed)
@@ -52,7 +54,7 @@ class Rollout:
         self.cache = self.model.new_cache(self.batch, self.device)
         for t in range(tokens.shape[1] - 1):
             self.model.hidden_step(tokens[:, t], cond[:, t], self.cache, hint=_at(hints, t))
-        self.last = tokens[:, -1]
+        self.last, self.soft = tokens[:, -1], None
 
     def prime_worlds(self, worlds: torch.Tensor, tokens: torch.Tensor, cond: torch.Tensor,
                      hints: Hint | None = None) -> None:
@@ -71,34 +73,46 @@ class Rollout:
             self.model.hidden_step(tokens[:, j], cond[:, j], self.cache, position, worlds, _at(hints, j))
         self.last = self.last.clone()
         self.last[worlds] = tokens[:, -1]
+        if self.soft is not None:  # the reset worlds start from certain (one-hot) tokens
+            self.soft = self.soft.clone()
+            self.soft[worlds] = torch.nn.functional.one_hot(tokens[:, -1], self.soft.shape[-1]).to(self.soft.dtype)
 
     def hidden(self, cond: torch.Tensor, hint: Hint | None = None) -> torch.Tensor:
         """Consume the newest frame with the action after it, cond (B, D) (and its camera hint) -> trunk output
         (B, N, D)."""
         if self.last is None:
             raise RuntimeError("call reset/prime before step")
-        return self.model.hidden_step(self.last, cond, self.cache, hint=hint)
+        return self.model.hidden_step(self.last, cond, self.cache, hint=hint, soft=self.soft)
 
-    def step(self, cond: torch.Tensor, steps: int, temperature: float, top_k: int, hint: Hint | None = None
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(self, cond: torch.Tensor, steps: int, temperature: float, top_k: int, hint: Hint | None = None,
+             soft: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Advance every world by one frame -> next tokens (B, N), reward (B,), termination probability (B,).
-        `hint`: the camera hint of the newest frame and this action (models trained with one)."""
+        `hint`: the camera hint of the newest frame and this action (models trained with one).
+        soft=True: mean-field step, no sampling: the next frame is kept as its token distribution (self.soft,
+        one parallel head pass), which the following step embeds as expected embeddings; the tokens returned
+        are its most likely ones."""
         hidden = self.hidden(cond, hint)
         reward, term_logit = self.model.reward_term(hidden)
-        self.last = self.model.decode(hidden, steps, temperature, top_k, self.generators)
+        if soft:
+            self.soft = self.model.probabilities(hidden)  # (B, N, V)
+            self.last = self.soft.argmax(-1)
+        else:
+            self.soft = None
+            self.last = self.model.decode(hidden, steps, temperature, top_k, self.generators)
         return self.last, reward, torch.sigmoid(term_logit)
 
     def observe(self, tokens: torch.Tensor) -> None:
         """Replace the newest frame by observed tokens (B, N) (teacher forcing, filtering with real frames)."""
         if tokens.shape != (self.batch, self.model.tokens):
             raise ValueError(f"observed tokens must be {(self.batch, self.model.tokens)}, got {tuple(tokens.shape)}")
-        self.last = tokens
+        self.last, self.soft = tokens, None
 
     def snapshot(self) -> RolloutSnapshot:
         """Copy of the state; restore() it any number of times to branch rollouts."""
         if self.last is None:
             raise RuntimeError("call reset/prime before snapshot")
-        return RolloutSnapshot(self.cache.clone(), self.last.clone(), [g.get_state() for g in self.generators])
+        return RolloutSnapshot(self.cache.clone(), self.last.clone(), [g.get_state() for g in self.generators],
+                               None if self.soft is None else self.soft.clone())
 
     def restore(self, snap: RolloutSnapshot) -> None:
         """Return to a snapshot (the snapshot itself stays intact)."""
@@ -106,6 +120,7 @@ class Rollout:
             raise ValueError(f"snapshot holds {snap.last.shape[0]} worlds, this rollout {self.batch}")
         self.cache = snap.cache.clone()
         self.last = snap.last.clone()
+        self.soft = None if snap.soft is None else snap.soft.clone()
         for generator, state in zip(self.generators, snap.rng_states):
             generator.set_state(state)
 

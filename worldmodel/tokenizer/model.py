@@ -113,6 +113,15 @@ class Tokenizer(nn.Module):
         device = next(self.parameters()).device
         return float_to_frames(self.decode_float(self.tokens_to_codes(tokens.to(device))))
 
+    def decode_expected(self, probs: Tensor) -> Tensor:
+        """Token probabilities (B, h, w, V) -> uint8 frames (B, H, W, 3) decoded from the expected code: the
+        frame a predictor that is unsure between codes should show (FSQ codes are points in [-1, 1]^D, so their
+        mean is a code-space blend, not one more token)."""
+        device = next(self.parameters()).device
+        table = self.tokens_to_codes(torch.arange(self.vocab_size, device=device).reshape(1, 1, -1))  # (1, D, 1, V)
+        codes = torch.einsum("bhwv,dv->bdhw", probs.to(device=device, dtype=table.dtype), table[0, :, 0])
+        return float_to_frames(self.decode_float(codes))
+
     # ---- training ----
 
     def _flat_frames(self, batch: dict[str, Any]) -> Tensor:
