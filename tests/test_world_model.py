@@ -231,6 +231,14 @@ def test_bench_speed_and_quality_cli(exported, tmp_path: Path, capsys: pytest.Ca
     models = json.loads(both.read_text())["models"]
     assert set(models) == {str(path), str(other)}
     assert models[str(path)]["open_loop_4_psnr"]["model"] != models[str(other)]["open_loop_4_psnr"]["model"]
+    modes = tmp_path / "modes.json"  # both rollout modes of one model: one table each
+    assert main(["quality", "--model", str(path), "--data", str(store), "--context", "2", "--horizons", "4",
+                 "--decoding", "sample", "mean", "--json", str(modes)]) == 0
+    assert capsys.readouterr().out.count("open-loop 4-step PSNR") == 2
+    by_mode = json.loads(modes.read_text())["models"]
+    assert [row["decoding"] for row in by_mode.values()] == ["sample", "mean"]
+    mean_psnr, sample_psnr = (by_mode[f"{path} ({mode})"]["open_loop_4_psnr"]["model"] for mode in ("mean", "sample"))
+    assert mean_psnr != sample_psnr
     assert main(["quality", "--model", str(tmp_path / "missing"), "--data", str(store), "--context", "2",
                  "--horizons", "4"]) == 2
     assert "missing" in capsys.readouterr().err
