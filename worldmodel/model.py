@@ -194,8 +194,11 @@ class WorldModel:
                 raise ValueError(f"worlds must be {frames.shape[0]} distinct indices in [0, {self.batch_size}), "
                                  f"got {list(worlds)}")
             self._rollout.prime_worlds(index, tokens, cond, hints)
-            self._refresh_view()
-            return self._decode(tokens[:, -1])
+            view = self._decode(tokens[:, -1])
+            if self._view is not None:  # the other worlds' newest frames are unchanged: update only these rows
+                self._view = self._view.clone()
+                self._view[index.cpu()] = torch.from_numpy(view)
+            return view
         b = frames.shape[0]
         if len(self._generators) != b:
             self._generators = seeded_generators(b, self.device, self._seed)
