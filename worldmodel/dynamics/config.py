@@ -59,6 +59,13 @@ class DynamicsConfig:
     sees (not the targets) by random tokens, so open-loop rollouts stay on track after their own errors (the
     discrete-token counterpart of GameNGen's noise augmentation). 0 = off."""
 
+    rollout_frames: int = 0
+    """Training (self-forcing, `worldmodel.dynamics.self_forcing`): in a `rollout_fraction` of the clips the last
+    rollout_frames context frames are the model's own mean-field open-loop predictions from the real frames
+    before them (targets stay real), so it learns to recover from its own drift. 0 = off (teacher forcing)."""
+    rollout_fraction: float = 0.5
+    """Training: fraction of each batch's clips that are self-forced when rollout_frames > 0."""
+
     camera_hint_fov: float = 0.0
     """Field of view (degrees) of the footage for the camera-rotation hint (`worldmodel.dynamics.warp`): each
     transition also sees the tokens of the current frame turned by the action's camera. 0 = no hint (the
@@ -102,6 +109,8 @@ class DynamicsConfig:
             "p_latent_known": 0.0 <= self.p_latent_known <= 1.0 and self.p_unknown + self.p_latent_known <= 1.0,
             "context_noise": 0.0 <= self.context_noise < 1.0,
             "camera_hint_fov": 0.0 <= self.camera_hint_fov < 180.0,
+            "rollout_frames": self.rollout_frames >= 0,
+            "rollout_fraction": 0.0 <= self.rollout_fraction <= 1.0,
             "lam_levels": len(self.lam_levels) > 0 and all(v >= 2 for v in self.lam_levels),
             "lam_dim": self.lam_dim > 0 and self.lam_dim % max(self.lam_heads, 1) == 0,
             "lam_heads": self.lam_heads > 0,

@@ -96,11 +96,11 @@ class DynamicsModel(nn.Module):
         weight = weight[..., None].to(x.dtype)  # (..., N, 1)
         return x + weight * self.hint_emb(hint_tokens) + (1.0 - weight) * self.hint_unseen
 
-    def hidden(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0, hint: Hint | None = None
-               ) -> torch.Tensor:
-        """Full recomputation: frames (B, T, N) with the actions after them (B, T, D) and their hints
-        -> trunk out (B, T, N, D)."""
-        return self.trunk(self.embed(tokens, cond, hint), start)
+    def hidden(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0, hint: Hint | None = None,
+               soft: torch.Tensor | None = None) -> torch.Tensor:
+        """Full recomputation: frames (B, T, N) (or their token distributions `soft` (B, T, N, V)) with the
+        actions after them (B, T, D) and their hints -> trunk out (B, T, N, D)."""
+        return self.trunk(self.embed(tokens, cond, hint, soft), start)
 
     def hidden_step(self, tokens: torch.Tensor, cond: torch.Tensor, cache: KVCache, position: int | None = None,
                     worlds: torch.Tensor | None = None, hint: Hint | None = None,

@@ -24,6 +24,7 @@ from worldmodel.dynamics.config import DynamicsConfig
 from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import Rollout
 from worldmodel.dynamics.sampling import random_mask
+from worldmodel.dynamics.self_forcing import mix_context, mix_hints, rollout_context
 from worldmodel.dynamics.warp import CameraHint
 
 
@@ -39,9 +40,11 @@ class DynamicsObjective(nn.Module):
         self.hint = (CameraHint(tokenizer, self.cfg.camera_hint_fov, self.model.grid)
                      if self.model.uses_hint else None)
 
-    def camera_hint(self, tokens: torch.Tensor, camera: torch.Tensor, known: torch.Tensor) -> Hint | None:
-        """Camera hints of frames tokens (..., N) turned by camera (..., 2) where known (...); None without."""
-        return None if self.hint is None else self.hint(tokens, camera, known)
+    def camera_hint(self, tokens: torch.Tensor, camera: torch.Tensor, known: torch.Tensor,
+                    frames: torch.Tensor | None = None) -> Hint | None:
+        """Camera hints of frames tokens (..., N) (or their decoded `frames`) turned by camera (..., 2) where
+        known (...); None without."""
+        return None if self.hint is None else self.hint(tokens, camera, known, frames)
 
     def train(self, mode: bool = True) -> "DynamicsObjective":
         """Switch the dynamics to train/eval; the tokenizer always stays in eval mode (frozen)."""
@@ -116,7 +119,9 @@ class DynamicsObjective(nn.Module):
         latent, codes = model.lam(prev, target)  # (B, T, d_latent), (B, T)
         cond = model.actions(buttons, camera, kind, latent)  # (B, T, D)
         context = self._corrupt(prev)  # the hint sees the same (corrupted) frames, as a rollout's own errors
-        hidden = model.hidden(context, cond, hint=self.camera_hint(context, camera, kind == REAL))  # (B, T, N, D)
+        hint = self.camera_hint(context, camera, kind == REAL)
+        soft, forced = self._self_forced(context, cond, camera, kind == REAL, hint)
+        hidden = model.hidden(context, cond, hint=forced, soft=soft)  # (B, T, N, D)
         mask = random_mask(tuple(target.shape), target.device)  # (B, T, N)
         logits = model.logits(hidden, torch.where(mask, model.mask_id, target))  # (B, T, N, V)
         valid = self._valid(batch, prev.shape[:2])  # (B, T): False on transitions padded past an episode's end
@@ -138,7 +143,34 @@ class DynamicsObjective(nn.Module):
                 "latent_codes_used": float(codes[kind == LATENT].unique().numel()),
                 "term_acc": ((term_logit > 0).float() == terminated)[valid].float().mean().item(),
             }
+            if soft is not None:  # accuracy where the trunk saw its own rollout (how well it recovers)
+                rolled = torch.zeros_like(mask)
+                rolled[: self._rollout_rows(prev.shape[0]), -self._rollout_depth(prev.shape[1]):] = True
+                rolled &= mask
+                metrics["token_acc_rollout"] = (logits[rolled].argmax(-1) == target[rolled]).float().mean().item()
         return loss, metrics
+
+    def _rollout_rows(self, batch: int) -> int:
+        """How many clips of a batch are self-forced (the first ones; batches are shuffled)."""
+        if self.cfg.rollout_frames <= 0 or self.cfg.rollout_fraction <= 0:
+            return 0
+        return max(1, round(self.cfg.rollout_fraction * batch))
+
+    def _rollout_depth(self, steps: int) -> int:
+        """How many of a clip's last context frames a self-forced clip replaces by its own rollout."""
+        return min(self.cfg.rollout_frames, steps - 1)
+
+    def _self_forced(self, context: torch.Tensor, cond: torch.Tensor, camera: torch.Tensor, real: torch.Tensor,
+                     hint: Hint | None) -> tuple[torch.Tensor | None, Hint | None]:
+        """Training with cfg.rollout_frames > 0: the context as distributions (B, T, N, V) whose self-forced clips
+        end with the model's own open-loop predictions, and the hints to match; else (None, hint)."""
+        rows, depth = self._rollout_rows(context.shape[0]), self._rollout_depth(context.shape[1])
+        if not self.training or rows == 0 or depth < 1:
+            return None, hint
+        predicted, predicted_hint = rollout_context(
+            self.model, self.tokenizer, self.camera_hint, context[:rows], cond[:rows].detach(), camera[:rows],
+            real[:rows], depth)
+        return mix_context(context, self.model.vocab_size, predicted), mix_hints(hint, predicted_hint)
 
     def _parallel_accuracy(self, hidden: torch.Tensor, target: torch.Tensor) -> float:
         """Token accuracy of greedy prediction from a fully masked frame: hidden (b, T, N, D), target (b, T, N)."""
