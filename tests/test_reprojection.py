@@ -81,6 +81,14 @@ def test_bench_quality_reports_references_for_blockworld(tmp_path: Path, capsys:
     assert 0 < row["reprojection_pooled"] < 100 and 0 < row["reprojection_map_pooled"] < 100
     assert len(references["visible_per_step"]) == 8 and 0 < references["visible_per_step"][0] <= 1
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    # the error split by region recombines into the pooled error, for the model and for copy-last
+    for split, pooled in ((summary["regions"]["open_loop_8"]["model"], summary["open_loop_8_psnr"]["model_pooled"]),
+                          (references["regions"]["open_loop_8"]["copy-last"], row["copy_last_pooled"])):
+        share = summary["regions"]["open_loop_8"]["visible_share"]
+        mse = share * split["visible"] + (1 - share) * split["unseen"]
+        assert 10 * np.log10(255**2 / mse) == pytest.approx(pooled, abs=1e-3)
+    reproj = references["regions"]["open_loop_8"]["reprojection"]
+    assert reproj["visible"] < references["regions"]["open_loop_8"]["copy-last"]["visible"]  # geometry helps
 
 
 def test_hud_mask_covers_exactly_what_the_hud_paints() -> None:

@@ -15,7 +15,9 @@ over all windows and frames (the one to compare by: a window where nothing moves
 lifts its windowed mean by up to 100 / windows dB). Windows: non-overlapping stretches of context +
 max(horizons) frames of the store's episodes. SSIM (mean over frames) of the tokenizer and of the open loop
 beside copy-last is printed below the table. On BlockWorld stores (depth and pose recorded), reprojection
-references follow: what perfect geometry alone scores, no model involved (worldmodel/reprojection.py).
+references follow: what perfect geometry alone scores, no model involved (worldmodel/reprojection.py), and each
+open-loop error is split into the pixels visible from the last context frame and the unseen ones, beside the
+tokenizer's own error there (worldmodel/bench_split.py).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 import torch
 
 from envs.actions import noop_action, stack_actions
+from worldmodel.bench_split import REGIONS, pixel_counts, region_errors, split_summary, split_text
 from worldmodel.metrics import psnr_from_mse
 from worldmodel.model import WorldModel
 from worldmodel.reprojection import GROUND_TRUTH, has_ground_truth, reference_errors
@@ -129,17 +132,20 @@ def _psnr(mse: np.ndarray) -> np.ndarray:
 
 
 def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, horizon: int,
-                  batch: int) -> dict[str, np.ndarray]:
+                  batch: int, visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-window MSE arrays: tokenizer (B,), teacher-forced next frame (B,), open loop per step (B, H), and the
-    copy-last-frame baselines; SSIM of the tokenizer (B,) and of the open loop and copy-last per step (B, H). PSNR is taken of MSEs averaged over frames, so that unchanged frames (infinite
-    PSNR, capped at 100 dB) cannot dominate a mean of per-frame PSNRs."""
+    copy-last-frame baselines; SSIM of the tokenizer (B,) and of the open loop and copy-last per step (B, H).
+    PSNR is taken of MSEs averaged over frames, so that unchanged frames (infinite PSNR, capped at 100 dB) cannot
+    dominate a mean of per-frame PSNRs. With visibility masks (B, H, h, w) of the open-loop targets
+    (worldmodel.bench_split), also the open loop's and the tokenizer's squared error summed by region."""
     keys = ("tokenizer", "teacher", "teacher_copy", "open", "open_copy", "tokenizer_ssim", "open_ssim",
             "open_copy_ssim")
     out: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for known in (True, False):
-        group = [w for w in windows if (w["actions"] is not None) == known]
+        group = [i for i, w in enumerate(windows) if (w["actions"] is not None) == known]
         for first in range(0, len(group), batch):
-            chunk = group[first:first + batch]
+            ids = group[first:first + batch]
+            chunk = [windows[i] for i in ids]
             frames = np.stack([w["frames"] for w in chunk])  # (B, C+H, H, W, 3)
             acts = {k: np.stack([w["actions"][k] for w in chunk]) for k in chunk[0]["actions"]} if known else None
             step_action = (lambda t: {k: v[:, t] for k, v in acts.items()}) if known else (lambda t: None)
@@ -164,7 +170,27 @@ def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, h
             last = np.repeat(frames[:, context - 1:context], horizon, axis=1)
             out["open_copy"].append(_mse(last, frames[:, context:]))
             out["open_copy_ssim"].append(_ssim(last, frames[:, context:]))
+            if visible is not None:
+                _add_regions(out, np.stack(rollout, 1), recon[:, context:], frames[:, context:], visible[ids])
     return {k: np.concatenate(v) for k, v in out.items() if v}
+
+
+def _add_regions(out: dict[str, list[np.ndarray]], rollout: np.ndarray, recon: np.ndarray, target: np.ndarray,
+                 visible: np.ndarray) -> None:
+    """Append the open loop's and the tokenizer's region errors and the pixel counts (B, H) to `out`."""
+    for name, pred in (("open", rollout), ("tokenizer", recon)):
+        for region, sums in region_errors(pred, target, visible).items():
+            out.setdefault(f"{name}_{region}", []).append(sums)
+    for region, count in pixel_counts(visible).items():
+        out.setdefault(f"pixels_{region}", []).append(count)
+
+
+def _region_split(results: dict[str, np.ndarray], horizon: int) -> dict[str, Any]:
+    """Pooled MSE by region over `horizon` steps of the open loop ('model') and the tokenizer."""
+    counts = {region: results[f"pixels_{region}"] for region in REGIONS}
+    sums = {name: {region: results[f"{key}_{region}"] for region in REGIONS}
+            for name, key in (("model", "open"), ("tokenizer", "tokenizer"))}
+    return split_summary(sums, counts, horizon)
 
 
 def quality_table(results: dict[str, np.ndarray], horizons: list[int]) -> tuple[list[tuple], dict[str, Any]]:
@@ -194,6 +220,8 @@ def quality_table(results: dict[str, np.ndarray], horizons: list[int]) -> tuple[
         summary["ssim"] = {"tokenizer": float(results["tokenizer_ssim"].mean()), **{
             f"open_loop_{h}": {"model": float(results["open_ssim"][:, :h].mean()),
                                "copy_last": float(results["open_copy_ssim"][:, :h].mean())} for h in horizons}}
+    if "pixels_visible" in results:
+        summary["regions"] = {f"open_loop_{h}": _region_split(results, h) for h in horizons}
     summary["static_copy_windows"] = int((results["open_copy"][:, : min(horizons)].mean(1) == 0).sum())
     return rows, summary
 
@@ -281,7 +309,7 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: no episode in {args.data} has {args.context + horizon} frames (context + horizon)",
               file=sys.stderr)
         return 2
-    references = _references(windows, args.context, args.horizons)
+    references, visible = _references(windows, args.context, args.horizons)
     summaries: dict[str, dict[str, Any]] = {}
     for spec in args.model:
         try:
@@ -296,12 +324,14 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
             name = spec if args.decoding == ["sample"] else f"{spec} ({decoding})"
             if len(args.decoding) > 1:
                 print(f"decoding: {decoding}")
-            rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch),
+            rows, summary = quality_table(bench_quality(wm, windows, args.context, horizon, args.batch, visible),
                                           args.horizons)
             _print_table(rows, summary["static_copy_windows"])
             ssim_text = ", ".join(f"{h}-step open loop {summary['ssim'][f'open_loop_{h}']['model']:.3f} (copy-last "
                                   f"{summary['ssim'][f'open_loop_{h}']['copy_last']:.3f})" for h in args.horizons)
             print(f"SSIM (mean over frames): tokenizer {summary['ssim']['tokenizer']:.3f}, {ssim_text}")
+            for h in args.horizons if "regions" in summary else ():
+                print(split_text(summary["regions"][f"open_loop_{h}"], h))
             summaries[name] = {"model": spec, "decoding": decoding, "device": str(wm.device), **summary,
                                **({"references": references} if references else {})}
     if references:
@@ -315,14 +345,17 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
     return 0
 
 
-def _references(windows: list[dict[str, Any]], context: int, horizons: list[int]) -> dict[str, Any] | None:
+def _references(windows: list[dict[str, Any]], context: int, horizons: list[int]
+                ) -> tuple[dict[str, Any] | None, np.ndarray | None]:
     """Pooled open-loop PSNR of copy-last and of the reprojection references (worldmodel/reprojection.py) per
-    horizon, and their per-step curves; None unless every window has BlockWorld ground truth."""
+    horizon, their per-step curves and their error by region (worldmodel.bench_split), and the visibility masks
+    (B, H, h, w) of the open-loop targets; (None, None) unless every window has BlockWorld ground truth."""
     if not all(has_ground_truth(w) for w in windows):
-        return None
+        return None, None
     errors = reference_errors(windows, context, max(horizons), windows[0]["fov_deg"])
-    copy = np.stack([_mse(np.repeat(w["frames"][context - 1:context], max(horizons), 0), w["frames"][context:])
-                     for w in windows])  # (B, H)
+    last = np.stack([np.repeat(w["frames"][context - 1:context], max(horizons), 0) for w in windows])  # (B, H, ...)
+    target = np.stack([w["frames"][context:] for w in windows])  # (B, H, h, w, 3)
+    copy = _mse(last, target)  # (B, H)
     pooled = lambda mse: float(_psnr(np.float64(mse.mean())))  # noqa: E731
     out: dict[str, Any] = {f"open_loop_{h}_psnr": {"copy_last_pooled": pooled(copy[:, :h]),
                                                    "reprojection_pooled": pooled(errors["reprojection"][:, :h]),
@@ -332,7 +365,10 @@ def _references(windows: list[dict[str, Any]], context: int, horizons: list[int]
     out["reprojection_map_psnr_per_step"] = _psnr(errors["reprojection_map"].mean(0)).round(3).tolist()
     out["visible_per_step"] = errors["visible"].mean(0).round(3).tolist()
     out["windows"] = len(windows)
-    return out
+    masks = errors["visible_masks"]
+    regions = {"copy-last": region_errors(last, target, masks), "reprojection": errors["reprojection_regions"]}
+    out["regions"] = {f"open_loop_{h}": split_summary(regions, pixel_counts(masks), h) for h in horizons}
+    return out, masks
 
 
 def _print_references(references: dict[str, Any], horizons: list[int]) -> None:
@@ -343,3 +379,4 @@ def _print_references(references: dict[str, Any], horizons: list[int]) -> None:
               f"{row['reprojection_pooled']:.2f}, reprojection + true block types of unseen pixels "
               f"{row['reprojection_map_pooled']:.2f}; visible from the last context frame at step {h}: "
               f"{references['visible_per_step'][h - 1]:.0%}")
+        print(f"  {split_text(references['regions'][f'open_loop_{h}'], h)}")

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from envs.blockworld.hud import hud_mask
+from worldmodel.bench_split import REGIONS, region_errors
 from envs.blockworld.render import camera_basis, camera_rays
 from envs.blockworld.state import EYE_HEIGHT
 
@@ -106,19 +107,22 @@ def colour_tables(windows: Sequence[dict[str, Any]], fov_deg: float) -> tuple[np
 
 
 def reference_errors(windows: Sequence[dict[str, Any]], context: int, horizon: int, fov_deg: float = 70.0
-                     ) -> dict[str, np.ndarray]:
+                     ) -> dict[str, Any]:
     """Per-step MSE (B, horizon) of both references over windows of context + horizon frames with ground truth,
-    and the visible fraction (B, horizon) of each target frame."""
+    the visible fraction (B, horizon) of each target frame, its visibility masks "visible_masks"
+    (B, horizon, H, W) bool and the reprojection's squared error summed by region, "reprojection_regions"
+    ({"visible": (B, horizon), "unseen": (B, horizon)}, worldmodel.bench_split)."""
     if not windows or not all(has_ground_truth(w) for w in windows):
         raise ValueError(f"reprojection references need {', '.join(GROUND_TRUTH)} in every window")
     by_elevation, by_block = colour_tables(windows, fov_deg)
-    out: dict[str, list[list[float]]] = {"reprojection": [], "reprojection_map": [], "visible": []}
+    out: dict[str, list[Any]] = {"reprojection": [], "reprojection_map": [], "visible": [], "visible_masks": [],
+                                 "reprojection_regions": []}
     last = context - 1
     for window in windows:
         frames, depth, pose, ids = (np.asarray(window[k]) for k in ("frames", "depth", "pose", "block_ids"))
         height, width = frames.shape[1:3]
         hud = hud_mask(width, height) if window.get("hud", True) else None
-        plain, mapped, visible_share = [], [], []
+        plain, mapped, visible_share, masks, regions = [], [], [], [], []
         for t in range(context, context + horizon):
             colours, visible = reproject(frames[last], depth[last], pose[last], depth[t], pose[t], fov_deg, hud)
             target = frames[t].astype(np.float32)
@@ -127,7 +131,13 @@ def reference_errors(windows: Sequence[dict[str, Any]], context: int, horizon: i
             plain.append(float(((guess - target) ** 2).mean()))
             mapped.append(float(((known - target) ** 2).mean()))
             visible_share.append(float(visible.mean()))
+            masks.append(visible)
+            regions.append(region_errors(guess[None, None], target[None, None], visible[None, None]))
         out["reprojection"].append(plain)
         out["reprojection_map"].append(mapped)
         out["visible"].append(visible_share)
-    return {key: np.asarray(value, np.float64) for key, value in out.items()}
+        out["visible_masks"].append(np.stack(masks))
+        out["reprojection_regions"].append({r: np.concatenate([g[r][0] for g in regions]) for r in REGIONS})
+    arrays = {key: np.asarray(out.pop(key), np.float64) for key in ("reprojection", "reprojection_map", "visible")}
+    return {**arrays, "visible_masks": np.stack(out["visible_masks"]),
+            "reprojection_regions": {r: np.stack([w[r] for w in out["reprojection_regions"]]) for r in REGIONS}}
