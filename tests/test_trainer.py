@@ -360,7 +360,33 @@ def test_freeze_encoder_trains_the_decoder_and_keeps_the_tokens(tmp_path, capsys
     assert "init_from" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("target", ["tokenizer", "dynamics"])
+def test_wm_train_fusion_cli_adds_a_fusion_net_and_keeps_the_rest(tmp_path, capsys) -> None:
+    from worldmodel.dynamics import DynamicsConfig, DynamicsModel, save_world_model
+    from worldmodel.model import WorldModel
+    from worldmodel.tokenizer import Tokenizer, TokenizerConfig
+
+    _write_tiny_store(tmp_path / "store")
+    torch.manual_seed(0)
+    tokenizer = Tokenizer(TokenizerConfig(height=16, width=16, channels=8, channel_mult=[1, 2, 2],
+                                          res_blocks=[0, 0, 1], mid_blocks=0))
+    dynamics = DynamicsModel(DynamicsConfig(d_model=32, n_layers=1, n_heads=2, context_frames=3, lam_dim=16,
+                                            lam_layers=1, lam_heads=2, lam_levels=[3, 3]),
+                             tokenizer.vocab_size, tokenizer.grid)
+    save_world_model(tmp_path / "world", tokenizer, dynamics)
+    base = ["fusion", f"world={tmp_path / 'world'}", f"data.path={tmp_path / 'store'}", "train=smoke",
+            "model.channels=4", "model.context=2", "model.teacher_steps=1"]
+    assert train_main([*base, "data.clip_len=5", f"run_dir={tmp_path / 'run'}"], prog="wm train") == 0
+    trained = WorldModel.load(tmp_path / "run" / "world_model")
+    assert trained.tokenizer.fusion is not None and trained.tokenizer.cfg.fusion_channels == 4
+    for name, value in tokenizer.state_dict().items():
+        assert torch.equal(value, trained.tokenizer.state_dict()[name]), name
+    for name, value in dynamics.state_dict().items():
+        assert torch.equal(value, trained.dynamics.state_dict()[name]), name
+    assert train_main([*base, "data.clip_len=2", f"run_dir={tmp_path / 'short'}"], prog="wm train") == 2
+    assert "no horizon" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["tokenizer", "dynamics", "fusion"])
 def test_every_typed_field_can_be_overridden_in_every_group_option(target: str) -> None:
     """Hydra only overrides keys the composed config names: a field missing from a group file (say data.pad_end)
     cannot be set as group.key=... on the command line."""

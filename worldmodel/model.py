@@ -29,6 +29,7 @@ from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
 from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot, seeded_generators
 from worldmodel.dynamics.warp import CameraHint
+from worldmodel.fusion_state import FusionState
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
@@ -39,6 +40,7 @@ class WorldSnapshot:
 
     rollout: RolloutSnapshot
     batched: bool
+    fusion: FusionState | None = None  # pixels carried by a tokenizer with frame fusion
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -77,6 +79,8 @@ class WorldModel:
         self._hint = (CameraHint(self.tokenizer, dynamics.cfg.camera_hint_fov, dynamics.grid)
                       if dynamics.uses_hint else None)
         self._view: torch.Tensor | None = None  # (B, H, W, 3) decoded newest frame, reused by the camera hint
+        self._fusion = getattr(self.tokenizer, "fusion", None) is not None
+        self._carried: FusionState | None = None  # pixels the fusion carries into the next frame
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
@@ -129,16 +133,22 @@ class WorldModel:
         if self._hint is not None and self._rollout is not None and self._rollout.last is not None:
             self._decode_newest(self._rollout.last)
 
-    def _decode_newest(self, tokens: torch.Tensor) -> np.ndarray:
+    def _decode_newest(self, tokens: torch.Tensor, camera: torch.Tensor | None = None) -> np.ndarray:
         """Decode the rollout's newest frame (its token distribution after a mean-field step, else its tokens
-        (B, N)) and keep the frames for the next step's camera hint."""
+        (B, N)) and keep the frames for the next step's camera hint. After a step (camera (B, 2) given) a
+        tokenizer with frame fusion fuses them with the previous shown frames turned by the camera."""
+        fuse = camera is not None and self._carried is not None
+        inputs = self._carried.inputs(camera, self.device) if fuse else None
         soft = self._rollout.soft if self._rollout is not None else None
         if soft is None:
-            frames = self._decode(tokens)
+            grids = rearrange(tokens, "b (h w) -> b h w", h=self.dynamics.grid[0])
+            frames = self.tokenizer.decode(grids, inputs).cpu().numpy()
         else:
             grid = rearrange(soft, "b (h w) v -> b h w v", h=self.dynamics.grid[0])
-            frames = self.tokenizer.decode_expected(grid).cpu().numpy()
+            frames = self.tokenizer.decode_expected(grid, inputs).cpu().numpy()
         self._view = torch.from_numpy(frames) if self._hint is not None else None
+        if fuse:
+            self._carried.advance(torch.from_numpy(frames), camera)
         return frames
 
     def _frames(self, frames: Any, name: str) -> tuple[torch.Tensor, bool]:
@@ -195,6 +205,8 @@ class WorldModel:
                                  f"got {list(worlds)}")
             self._rollout.prime_worlds(index, tokens, cond, hints)
             view = self._decode(tokens[:, -1])
+            if self._carried is not None:  # the next step fuses with the real newest context frame
+                self._carried = self._carried.restart(index, frames[:, -1])
             if self._view is not None:  # the other worlds' newest frames are unchanged: update only these rows
                 self._view = self._view.clone()
                 self._view[index.cpu()] = torch.from_numpy(view)
@@ -206,6 +218,7 @@ class WorldModel:
         self._rollout.prime(tokens, cond, hints)
         self._batched = batched
         view = self._decode_newest(tokens[:, -1])
+        self._carried = FusionState.start(frames[:, -1]) if self._fusion else None  # real pixels carry on
         return view if batched else view[0]
 
     def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -239,7 +252,7 @@ class WorldModel:
             raise ValueError(f"decoding must be 'sample' or 'mean', got {self.decoding!r}")
         tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k, hint,
                                                        soft=self.decoding == "mean")
-        frames = self._decode_newest(tokens)
+        frames = self._decode_newest(tokens, camera * known[:, None])
         rewards = reward.float().cpu().numpy()
         terminated = (term_prob > 0.5).cpu().numpy()
         if self._batched:
@@ -257,12 +270,15 @@ class WorldModel:
             raise ValueError(f"observed frames must be uint8 {expected}, got {frames.dtype} {tuple(frames.shape)}")
         self._rollout.observe(self._encode(frames.reshape(-1, *self.frame_shape)))  # (B, N)
         self._refresh_view()
+        if self._fusion:
+            self._carried = FusionState.start(frames.reshape(-1, *self.frame_shape))
 
     def snapshot(self) -> WorldSnapshot:
         """Copy of the state (KV cache, newest frame, random states) to branch rollouts with restore()."""
         if self._rollout is None:
             raise RuntimeError("call reset(frames) before snapshot()")
-        return WorldSnapshot(self._rollout.snapshot(), self._batched)
+        carried = None if self._carried is None else self._carried.copy()
+        return WorldSnapshot(self._rollout.snapshot(), self._batched, carried)
 
     def restore(self, snap: WorldSnapshot) -> None:
         """Return to a snapshot taken from this model (it can be restored again later)."""
@@ -274,6 +290,7 @@ class WorldModel:
         self._rollout.restore(snap.rollout)
         self._batched = snap.batched
         self._refresh_view()
+        self._carried = None if snap.fusion is None or not self._fusion else snap.fusion.copy()
 
 
 def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:

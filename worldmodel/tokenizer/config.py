@@ -41,6 +41,12 @@ class TokenizerConfig:
     """Weight of the (1 - SSIM) loss."""
     max_frames: int = 0
     """Frames per batch used by compute_loss after flattening clips (random subset); 0 = all frames."""
+    fusion_channels: int = 0
+    """Width of the frame-fusion net (worldmodel/tokenizer/fusion.py) that shows each predicted frame together
+    with the pixels already seen, turned by the camera; 0 = no fusion (plain decoding). Trained by
+    `wm train fusion`, not by `wm train tokenizer`."""
+    fusion_fov_deg: float = 70.0
+    """Horizontal field of view of the footage in degrees, for the fusion's camera warp (BlockWorld: 70)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -78,6 +84,9 @@ class TokenizerConfig:
                     f"tokenizer config '{key}': {value} is not a positive multiple of the downsampling factor "
                     f"{self.downsample} (2 ** (len(channel_mult) - 1))"
                 )
+        if self.fusion_channels < 0 or not self.fusion_fov_deg > 0:
+            raise ValueError("tokenizer config 'fusion_channels'/'fusion_fov_deg': need fusion_channels >= 0 "
+                             f"and fusion_fov_deg > 0, got {self.fusion_channels}, {self.fusion_fov_deg}")
         for key in ("channels", "mid_blocks", "max_frames"):
             if getattr(self, key) < (1 if key == "channels" else 0):
                 raise ValueError(f"tokenizer config '{key}': invalid value {getattr(self, key)}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import worldmodel
 
-TARGETS = {"tokenizer": "train_tokenizer", "dynamics": "train_dynamics"}
+TARGETS = {"tokenizer": "train_tokenizer", "dynamics": "train_dynamics", "fusion": "train_fusion"}
 GROUPS = ("data", "model", "train")
 EXAMPLES = """\
 examples:
@@ -25,6 +25,7 @@ examples:
   wm train tokenizer train=smoke data.path=data/bw run_dir=runs/tok_smoke
   wm train dynamics tokenizer_checkpoint=runs/tokenizer data.path=data/bw
   wm train dynamics tokenizer_checkpoint=worldmodel/bundled init_from=bundled data.path=data/bw_gold  # fine-tune
+  wm train fusion world=bundled data.path=data/bw data.clip_len=20   # frame fusion on the model's rollouts
   wm train tokenizer --print-config model.levels=[7,5,5,5]
   torchrun --nproc_per_node 2 -m worldmodel.cli train tokenizer data.path=data/bw   # DDP (gloo on CPU)
 A run resumes from the newest checkpoint in its run_dir; delete the dir (or pick another) to start afresh."""
@@ -42,11 +43,15 @@ def config_dir() -> Path:
 
 
 def _model_config_class(target: str) -> type:
-    """TokenizerConfig or DynamicsConfig (the latter imported lazily)."""
+    """TokenizerConfig, DynamicsConfig or FusionTrainConfig (imported lazily)."""
     if target == "tokenizer":
         from worldmodel.tokenizer import TokenizerConfig
 
         return TokenizerConfig
+    if target == "fusion":
+        from worldmodel.dynamics.fusion_objective import FusionTrainConfig
+
+        return FusionTrainConfig
     from worldmodel.dynamics import DynamicsConfig
 
     return DynamicsConfig
@@ -65,7 +70,10 @@ def _schema(target: str) -> Any:
         "run_dir": f"runs/{target}",
         "seed": 0,
     }
-    root["init_from"] = ""
+    if target == "fusion":
+        root["world"] = "bundled"
+    else:
+        root["init_from"] = ""
     if target == "tokenizer":
         root["freeze_encoder"] = False
     if target == "dynamics":
@@ -138,7 +146,8 @@ def help_text(prog: str, target: str | None = None) -> str:
                                   ("tokenizer export dir, tokenizer run dir or 'bundled' whose weights start a "
                                    "fresh run (fine-tuning, e.g. on a new game); model.* must match its config"),
                      "freeze_encoder": ("with init_from: train the decoder only, so the tokens (and every dynamics "
-                                        "model trained on them) stay valid")}
+                                        "model trained on them) stay valid"),
+                     "world": "WorldModel dir (or 'bundled') whose rollouts the fusion learns to show; kept frozen"}
         for key in cfg:
             value = cfg._get_node(key)
             if key in GROUPS:
@@ -202,6 +211,33 @@ def warm_start_tokenizer(module: Any, source: str) -> None:
     load_state_into(module, load_safetensors(path), path)
 
 
+def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> Any:
+    """A FusionObjective for the world model `cfg.world`: its tokenizer gets a fresh fusion net of
+    fusion_cfg.channels (an existing one is replaced), its dynamics stay frozen."""
+    import dataclasses
+
+    from worldmodel.dynamics.bundle import load_world_model
+    from worldmodel.dynamics.fusion_objective import FusionObjective
+    from worldmodel.model import BUNDLED_DIR
+    from worldmodel.tokenizer import Tokenizer
+
+    world_dir = BUNDLED_DIR if str(cfg.world) == "bundled" else Path(cfg.world)
+    try:
+        base, dynamics, _ = load_world_model(world_dir)
+    except FileNotFoundError as error:
+        raise ValueError(f"world={cfg.world}: {error}") from error
+    size = _frame_size(dataset)
+    if size != (base.cfg.height, base.cfg.width):
+        raise ValueError(f"{cfg.data.path}: frames are {size[0]}x{size[1]} but world={cfg.world} expects "
+                         f"{base.cfg.height}x{base.cfg.width}")
+    tokenizer = Tokenizer(dataclasses.replace(base.cfg, fusion_channels=fusion_cfg.channels,
+                                              fusion_fov_deg=fusion_cfg.fov_deg))
+    state = {k: v for k, v in base.state_dict().items() if not k.startswith("fusion.")}
+    state.update({f"fusion.{k}": v for k, v in tokenizer.fusion.state_dict().items()})
+    tokenizer.load_state_dict(state)
+    return FusionObjective(tokenizer, dynamics, fusion_cfg)
+
+
 def _run(target: str, cfg: Any) -> None:
     """Build the module and dataset from a validated config and train it."""
     import torch
@@ -220,7 +256,11 @@ def _run(target: str, cfg: Any) -> None:
     dataset = open_dataset(data_cfg.path).clips(data_cfg.clip_len, seed=data_cfg.seed,
                                                 event_repeat=data_cfg.event_repeat, pad_end=data_cfg.pad_end)
     torch.manual_seed(int(cfg.seed))
-    if target == "tokenizer":
+    if target == "fusion":
+        module = _fusion_module(cfg, model_cfg, dataset)
+        card = {"fusion": f"frame fusion trained on the rollouts of {cfg.world} ({data_cfg.path})"}
+        export = lambda _step_dir: module.export(run_dir / "world_model", card)  # noqa: E731
+    elif target == "tokenizer":
         from worldmodel.tokenizer import Tokenizer, save_tokenizer
 
         size = _frame_size(dataset)

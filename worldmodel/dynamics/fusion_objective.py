@@ -1,0 +1,162 @@
+"""Train a tokenizer's frame-fusion net (worldmodel/tokenizer/fusion.py) on a frozen world model's own rollouts.
+
+Each training clip is `context + horizon` real frames with their actions. The world model, frozen, rolls the clip
+out open loop from its first `context` frames, as `WorldModel.step` does (mean-field or greedy, chosen per batch),
+and the fusion shows every predicted frame together with the pixels it carries (the previous shown frame and the
+last real frame, turned by the camera); its loss is against the real frames. A few teacher-forced steps per clip
+(real tokens, real previous frame) keep it right where `WorldModel.observe` feeds real frames. The tokenizer's
+encoder and decoder and the dynamics stay as they are: the export is the same world model with the fusion added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from worldmodel.dynamics.actions import action_tensors
+from worldmodel.dynamics.bundle import save_world_model
+from worldmodel.dynamics.model import DynamicsModel
+from worldmodel.dynamics.rollout import Rollout
+from worldmodel.metrics import psnr_from_mse
+from worldmodel.tokenizer.fusion import FusionInputs
+from worldmodel.tokenizer.model import frames_to_float
+
+
+@dataclass
+class FusionTrainConfig:
+    """What `wm train fusion` trains (the Hydra group configs/model/fusion.yaml maps onto it)."""
+
+    channels: int = 32
+    """Width of the fusion net (tokenizer config key fusion_channels)."""
+    fov_deg: float = 70.0
+    """Horizontal field of view of the footage in degrees, for the camera warps."""
+    context: int = 4
+    """Real frames each training rollout starts from; the rest of the clip (data.clip_len - context) is the
+    open-loop horizon."""
+    teacher_steps: int = 4
+    """Teacher-forced steps per clip (real tokens, real previous frame), at random positions of the horizon."""
+    mean_fraction: float = 0.5
+    """Fraction of batches rolled out mean-field (`WorldModel.decoding = "mean"`); the others greedy."""
+    l1_weight: float = 0.1
+    """Weight of the L1 loss beside the MSE (pixels in [-1, 1])."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the offending key."""
+        if self.channels < 1 or not self.fov_deg > 0:
+            raise ValueError(f"fusion config 'channels'/'fov_deg': need >= 1 and > 0, got {self.channels}, "
+                             f"{self.fov_deg}")
+        if self.context < 1 or self.teacher_steps < 0 or not 0.0 <= self.mean_fraction <= 1.0:
+            raise ValueError("fusion config: need context >= 1, teacher_steps >= 0, mean_fraction in [0, 1]")
+
+
+class FusionObjective(nn.Module):
+    """Frozen tokenizer encoder/decoder and dynamics; trainable `tokenizer.fusion`. `compute_loss(batch)`."""
+
+    def __init__(self, tokenizer: nn.Module, dynamics: DynamicsModel, cfg: FusionTrainConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        if tokenizer.fusion is None:
+            raise ValueError("the tokenizer has no fusion net (tokenizer config fusion_channels = 0)")
+        if dynamics.uses_hint:
+            raise ValueError("training a fusion net for a dynamics model with the camera hint is not supported yet")
+        self.tokenizer, self.dynamics, self.cfg = tokenizer, dynamics, cfg
+        self.dynamics.requires_grad_(False)
+        self.tokenizer.requires_grad_(False)
+        self.tokenizer.fusion.requires_grad_(True)
+        self.generator = torch.Generator().manual_seed(0)
+
+    @torch.no_grad()
+    def _rollout_codes(self, tokens: Tensor, cond: Tensor, mean: bool) -> Tensor:
+        """Open-loop codes (B, K, D, h, w) of frames context..L-1 from tokens (B, L, N) and cond (B, L-1, D)."""
+        c, grid_h = self.cfg.context, self.dynamics.grid[0]
+        rollout = Rollout(self.dynamics, tokens.shape[0], tokens.device)
+        rollout.prime(tokens[:, :c], cond[:, : c - 1])
+        codes = []
+        for t in range(c - 1, tokens.shape[1] - 1):
+            rollout.step(cond[:, t], self.dynamics.cfg.decode_steps, 0.0, 0, soft=mean)
+            if mean:
+                codes.append(self.tokenizer.expected_codes(rearrange(rollout.soft, "b (h w) v -> b h w v", h=grid_h)))
+            else:
+                codes.append(self.tokenizer.tokens_to_codes(rearrange(rollout.last, "b (h w) -> b h w", h=grid_h)))
+        return torch.stack(codes, 1)
+
+    def _decode(self, codes: Tensor) -> Tensor:
+        """Codes (B, K, D, h, w) -> decoded frames (B, K, 3, H, W), no gradient (the decoder is frozen)."""
+        with torch.no_grad():
+            flat = self.tokenizer.decode_float(rearrange(codes, "b k d h w -> (b k) d h w")).float()
+        return rearrange(flat, "(b k) c h w -> b k c h w", b=codes.shape[0])
+
+    def _loss(self, shown: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """MSE + l1_weight * L1, and the MSE alone (detached)."""
+        mse = F.mse_loss(shown, target)
+        return mse + self.cfg.l1_weight * F.l1_loss(shown, target), mse.detach()
+
+    def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        """Fusion loss over the open-loop rollout of every clip (and teacher_steps teacher-forced steps)."""
+        frames, c = batch["frames"], self.cfg.context
+        b, length = frames.shape[:2]
+        if length <= c:
+            raise ValueError(f"clips of {length} frames leave no horizon after context {c}: raise data.clip_len")
+        x = rearrange(frames_to_float(rearrange(frames, "b l h w c -> (b l) h w c")), "(b l) c h w -> b l c h w", b=b)
+        with torch.no_grad():
+            tokens = rearrange(self.tokenizer.encode(rearrange(frames, "b l h w c -> (b l) h w c")),
+                               "(b l) h w -> b l (h w)", b=b)
+            buttons, camera = action_tensors(batch["actions"], frames.device)  # (B, L-1, 18), (B, L-1, 2)
+            known = batch["action_known"].to(torch.bool).reshape(b, 1).expand(b, length - 1)
+            cond = self.dynamics.condition(buttons, camera, known)
+            camera = camera * known[..., None]  # unknown actions: no turn
+            mean = bool(torch.rand(1, generator=self.generator) < self.cfg.mean_fraction)
+            codes = self._rollout_codes(tokens, cond, mean)  # (B, K, D, h, w)
+        decoded = self._decode(codes)
+        fusion, horizon = self.tokenizer.fusion, length - c
+        previous, anchor_camera, losses, mses, plain, weights = x[:, c - 1], torch.zeros_like(camera[:, 0]), [], [], [], []
+        for k in range(horizon):
+            t = c - 1 + k  # the action after frame t leads to frame t + 1
+            anchor_camera = anchor_camera + camera[:, t]
+            inputs = FusionInputs(previous, camera[:, t], x[:, c - 1], anchor_camera,
+                                  torch.full((b,), k + 1, device=x.device))
+            shown, weight = fusion(decoded[:, k], codes[:, k], inputs)
+            loss, mse = self._loss(shown, x[:, t + 1])
+            losses.append(loss)
+            mses.append(mse)
+            plain.append(F.mse_loss(decoded[:, k].clamp(-1, 1), x[:, t + 1]).detach())
+            weights.append(weight.mean((0, 2, 3)).detach())
+            previous = shown.detach()
+        loss = torch.stack(losses).mean()
+        metrics = {"open_psnr": psnr_from_mse(torch.stack(mses).mean(), 2.0).item(),
+                   "open_psnr_decoded": psnr_from_mse(torch.stack(plain).mean(), 2.0).item(),
+                   "mean_field": float(mean)}
+        for name, value in zip(("decoded", "previous", "anchor"), torch.stack(weights).mean(0).tolist()):
+            metrics[f"weight_{name}"] = value
+        if self.cfg.teacher_steps:
+            teacher_loss, teacher_mse = self._teacher_loss(x, tokens, camera)
+            loss = loss + teacher_loss
+            metrics["teacher_psnr"] = psnr_from_mse(teacher_mse, 2.0).item()
+        return loss, metrics
+
+    def _teacher_loss(self, x: Tensor, tokens: Tensor, camera: Tensor) -> tuple[Tensor, Tensor]:
+        """Loss and MSE of teacher_steps teacher-forced steps per clip: real tokens of frame t + 1, real frame t
+        as both the previous frame and the anchor."""
+        c, b = self.cfg.context, x.shape[0]
+        steps = torch.randint(c - 1, x.shape[1] - 1, (self.cfg.teacher_steps,), generator=self.generator).tolist()
+        grid_h = self.dynamics.grid[0]
+        codes = torch.stack([self.tokenizer.tokens_to_codes(rearrange(tokens[:, t + 1], "b (h w) -> b h w", h=grid_h))
+                             for t in steps], 1)  # (B, S, D, h, w)
+        decoded = self._decode(codes)
+        losses, mses = [], []
+        for i, t in enumerate(steps):
+            inputs = FusionInputs(x[:, t], camera[:, t], x[:, t], camera[:, t], torch.ones(b, device=x.device))
+            shown, _ = self.tokenizer.fusion(decoded[:, i], codes[:, i], inputs)
+            loss, mse = self._loss(shown, x[:, t + 1])
+            losses.append(loss)
+            mses.append(mse)
+        return torch.stack(losses).mean(), torch.stack(mses).mean()
+
+    def export(self, path: Any, card: dict[str, Any] | None = None) -> Any:
+        """Write the world model with this fusion net as a WorldModel directory."""
+        return save_world_model(path, self.tokenizer, self.dynamics, card)

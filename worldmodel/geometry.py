@@ -1,0 +1,78 @@
+"""Camera-rotation geometry: where the pixels of a frame go when the camera turns by an action's [d_pitch, d_yaw].
+
+A camera that only rotates sees the same rays in a new order, whatever the depth of the scene, so the frame
+after a turn is, where it was in view before, a known resampling of the frame before it. Used by the dynamics'
+camera hint (`worldmodel/dynamics/warp.py`) and by the tokenizer's frame fusion (`worldmodel/tokenizer/fusion.py`).
+
+The warp assumes a level camera (pitch 0) before the turn: the absolute pitch is not in the action dict, and
+for the small pitches of walking footage the error is a slight bend of the horizontal shift. The angle
+convention is the project's (`envs.blockworld.render.camera_basis`, written out here in torch so the model does
+not depend on BlockWorld; a test checks the two against a real render).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def camera_basis(yaw_deg: torch.Tensor, pitch_deg: torch.Tensor) -> torch.Tensor:
+    """Camera axes (..., 3, 3), rows forward, right, up, for yaw and pitch in degrees (...)."""
+    yaw, pitch = torch.deg2rad(yaw_deg), torch.deg2rad(pitch_deg)
+    sy, cy, sp, cp = yaw.sin(), yaw.cos(), pitch.sin(), pitch.cos()
+    zero = torch.zeros_like(sy)
+    forward = torch.stack([-sy * cp, -sp, cy * cp], -1)
+    right = torch.stack([-cy, zero, -sy], -1)
+    up = torch.stack([-sy * sp, cp, cy * sp], -1)
+    return torch.stack([forward, right, up], -2)
+
+
+def rotation_grid(camera_deg: torch.Tensor, height: int, width: int, fov_deg: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling grid (B, H, W, 2) for `F.grid_sample` (align_corners=False) and validity (B, H, W) bool.
+
+    camera_deg (B, 2) = [d_pitch, d_yaw] per frame: pixel (row, col) of the turned view looks along the ray that
+    the grid points at in the view before the turn; `valid` is False where that ray was out of view."""
+    device = camera_deg.device
+    camera = camera_deg.to(torch.float64)
+    tan_h = math.tan(math.radians(fov_deg) / 2.0)
+    aspect = width / height
+    v = (1.0 - 2.0 * (torch.arange(height, device=device, dtype=torch.float64) + 0.5) / height) * tan_h  # (H,)
+    u = (2.0 * (torch.arange(width, device=device, dtype=torch.float64) + 0.5) / width - 1.0) * tan_h * aspect
+    zero = torch.zeros(camera.shape[0], dtype=torch.float64, device=device)
+    target = camera_basis(camera[:, 1], camera[:, 0])  # (B, 3, 3) after the turn
+    source = camera_basis(zero, zero)  # (B, 3, 3) level, yaw 0
+    rays = (target[:, None, None, 0] + u[None, None, :, None] * target[:, None, None, 1]
+            + v[None, :, None, None] * target[:, None, None, 2])  # (B, H, W, 3) world directions
+    local = torch.einsum("bhwk,bjk->bhwj", rays, source)  # (B, H, W, 3): forward, right, up in the old view
+    z = local[..., 0].clamp_min(1e-9)
+    x_norm = local[..., 1] / z / (tan_h * aspect)
+    y_norm = -local[..., 2] / z / tan_h  # grid y = -1 is the top row
+    valid = (local[..., 0] > 0) & (x_norm.abs() <= 1.0) & (y_norm.abs() <= 1.0)
+    return torch.stack([x_norm, y_norm], -1).float(), valid
+
+
+def rotation_warp(frames: torch.Tensor, camera_deg: torch.Tensor, fov_deg: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames uint8 (B, H, W, 3) turned by camera_deg (B, 2) -> warped uint8 (B, H, W, 3), valid (B, H, W).
+
+    Bilinear resampling; pixels that come from outside the old view repeat its nearest border pixel."""
+    b, h, w, _ = frames.shape
+    grid, valid = rotation_grid(camera_deg, h, w, fov_deg)
+    images = frames.permute(0, 3, 1, 2).float()  # (B, 3, H, W)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return warped.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1), valid
+
+
+def warp_images(images: torch.Tensor, camera_deg: torch.Tensor, fov_deg: float
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float images (B, C, H, W) turned by camera_deg (B, 2) -> warped (B, C, H, W), valid (B, 1, H, W) float.
+
+    Differentiable bilinear resampling (border padding outside the old view, where valid is 0)."""
+    _, _, h, w = images.shape
+    grid, valid = rotation_grid(camera_deg.float(), h, w, fov_deg)
+    warped = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border",
+                           align_corners=False)
+    return warped, valid[:, None].to(images.dtype)
