@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # A BlockWorld world model from scratch, the whole recipe: record footage, train the tokenizer, train the
-# dynamics (with mine_gold reward and termination heads), measure it on held-out episodes.
+# dynamics (with mine_gold reward and termination heads), train the frame fusion on the dynamics' own rollouts,
+# measure it on held-out episodes.
 #   bash scripts/train_blockworld_model.sh [OUT_DIR] [PROFILE]
 # PROFILE cpu (default): the bundled model's architecture (d_model 128, 4 layers, window 8), sized for a 2-core CPU.
 # PROFILE gpu: d_model 256, 6 layers, window 12 (the configs/ defaults), bf16, more data and steps; for a GPU.
 # Every size below can be overridden from the environment (e.g. DYN_STEPS=200 TOK_STEPS=100 EPISODES=20 for a
-# smoke run). The result is a WorldModel directory, OUT_DIR/dynamics/world_model, usable as --model / --world.
+# smoke run). The result is a WorldModel directory, OUT_DIR/fusion/world_model, usable as --model / --world
+# (OUT_DIR/dynamics/world_model is the same model without the frame fusion).
 set -euo pipefail
 out=${1:-runs/blockworld}
 profile=${2:-cpu}
 case "$profile" in
   cpu) dyn_arch="model.d_model=128 model.n_layers=4 model.n_heads=4 model.context_frames=8"
-       : "${EPISODES:=240}" "${TOK_STEPS:=3000}" "${DYN_STEPS:=6000}" "${BATCH:=8}" "${DEVICE:=cpu}" "${THREADS:=2}" ;;
+       : "${EPISODES:=240}" "${TOK_STEPS:=3000}" "${DYN_STEPS:=6000}" "${FUSION_STEPS:=1500}" "${BATCH:=8}" "${DEVICE:=cpu}" "${THREADS:=2}" ;;
   gpu) dyn_arch="model.d_model=256 model.n_layers=6 model.n_heads=8 model.context_frames=12"
-       : "${EPISODES:=1200}" "${TOK_STEPS:=20000}" "${DYN_STEPS:=40000}" "${BATCH:=64}" "${DEVICE:=cuda}" "${THREADS:=0}" ;;
+       : "${EPISODES:=1200}" "${TOK_STEPS:=20000}" "${DYN_STEPS:=40000}" "${FUSION_STEPS:=6000}" "${BATCH:=64}" "${DEVICE:=cuda}" "${THREADS:=0}" ;;
   *) echo "unknown profile '$profile' (cpu or gpu)" >&2; exit 2 ;;
 esac
 data=${DATA:-$out/data}
@@ -46,9 +48,14 @@ wm train dynamics tokenizer_checkpoint="$out/tokenizer" data.path="$data" data.c
   data.pad_end=4 $dyn_arch model.reward_weight=5.0 model.term_weight=2.0 train.steps="$DYN_STEPS" \
   train.batch_size="$BATCH" train.device="$DEVICE" train.threads="$THREADS" run_dir="$out/dynamics"
 
-# 4. the numbers of the model card
-wm bench quality --model "$out/dynamics/world_model" --data data/bw_heldout --horizons 16 64 --max-windows 16 \
-  --temperature 0 --threads 1 --json "$out/quality.json" --plot "$out/quality.png"
-python scripts/bench_reward_head.py --model "$out/dynamics/world_model" --data data/gold_heldout --contexts 2 4 8 \
+# 4. the frame fusion: trained on the dynamics' own 16-step open-loop rollouts (tokenizer and dynamics frozen)
+wm train fusion world="$out/dynamics/world_model" data.path="$data" train.steps="$FUSION_STEPS" \
+  train.device="$DEVICE" train.threads="$THREADS" run_dir="$out/fusion"
+
+# 5. the numbers of the model card
+wm bench quality --model "$out/dynamics/world_model" "$out/fusion/world_model" --data data/bw_heldout \
+  --horizons 16 64 --max-windows 16 --temperature 0 --threads 1 --decoding sample mean --json "$out/quality.json" \
+  --plot "$out/quality.png"
+python scripts/bench_reward_head.py --model "$out/fusion/world_model" --data data/gold_heldout --contexts 2 4 8 \
   --json "$out/reward_head.json"
-wm bench speed --model "$out/dynamics/world_model" --batch 1 64 --threads 1 --json "$out/speed.json"
+wm bench speed --model "$out/fusion/world_model" --batch 1 64 --threads 1 --json "$out/speed.json"

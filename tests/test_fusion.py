@@ -153,3 +153,27 @@ def test_fusion_config_errors() -> None:
         TokenizerConfig(fusion_channels=-1)
     with pytest.raises(ValueError, match="context"):
         FusionTrainConfig(context=0).validate()
+
+
+def test_rollout_strip_draws_models_beside_the_real_frames(tmp_path) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from worldmodel.data.collect import CollectConfig, collect
+
+    store = tmp_path / "bw"
+    collect(CollectConfig(env_id="BlockWorld-v0", out=str(store), policy="explorer", episodes=1, steps=20,
+                          env_kwargs={"width": 32, "height": 32}), progress=False)
+    world = tiny_world(None)
+    save_world_model(tmp_path / "model", world.tokenizer, world.dynamics)
+    path = Path(__file__).resolve().parents[1] / "scripts" / "rollout_strip.py"
+    spec = importlib.util.spec_from_file_location("rollout_strip", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "strip.png"
+    assert module.main(["--model", str(tmp_path / "model"), "--data", str(store), "--windows", "0", "1",
+                        "--steps", "1", "3", "--context", "2", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert module.main(["--model", str(tmp_path / "model"), "--data", str(store), "--windows", "9",
+                        "--steps", "8", "--out", str(tmp_path / "none.png")]) == 2
+    assert not (tmp_path / "none.png").exists()
