@@ -177,3 +177,25 @@ def test_rollout_strip_draws_models_beside_the_real_frames(tmp_path) -> None:
     assert module.main(["--model", str(tmp_path / "model"), "--data", str(store), "--windows", "9",
                         "--steps", "8", "--out", str(tmp_path / "none.png")]) == 2
     assert not (tmp_path / "none.png").exists()
+
+
+def test_fusion_off_decodes_the_tokens_alone() -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    turn = {"forward": 1, "camera": [0.0, 4.0]}
+    out = {}
+    for fusion in (True, False):
+        wm = tiny_world([0.0, 0.0, 0.0])
+        wm.fusion = fusion
+        wm.seed(0)
+        wm.reset(frames)
+        out[fusion] = [wm.step(turn)[0] for _ in range(3)]
+    plain = tiny_world(None)
+    plain.tokenizer.fusion = None  # the same weights without the net
+    plain.fusion = False
+    plain.seed(0)
+    plain.reset(frames)
+    assert all(np.array_equal(a, plain.step(turn)[0]) for a in out[False])
+    assert not all(np.array_equal(a, b) for a, b in zip(out[True], out[False]))
+    with pytest.raises(ValueError, match="no fusion net"):
+        plain.fusion = True
+        plain.reset(frames)

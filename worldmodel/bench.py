@@ -262,6 +262,8 @@ def main(argv: list[str], prog: str = "wm bench") -> int:
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
         p.add_argument("--json", default=None, help="also write the results to this JSON file")
+        p.add_argument("--no-fusion", action="store_true",
+                       help="decode the tokens alone even if the model has a frame-fusion net (WorldModel.fusion)")
     quality.add_argument("--plot", default=None, help="also plot PSNR per open-loop step to this PNG file")
     args = parser.parse_args(argv)
     if args.threads:
@@ -273,6 +275,7 @@ def main(argv: list[str], prog: str = "wm bench") -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"{prog}: {error}\n(use --model random to time an untrained default model)", file=sys.stderr)
         return 2
+    wm.fusion = wm.fusion and not args.no_fusion
     _print_model(args.model, wm)
     results = []
     for batch in args.batch:
@@ -290,7 +293,7 @@ def _print_model(spec: str, wm: WorldModel) -> None:
     cfg = wm.dynamics.cfg
     print(f"model {spec}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
           f"{cfg.context_frames} frames, {wm.dynamics.tokens} tokens/frame, {cfg.decode_steps} decode steps; "
-          f"device {wm.device}, {torch.get_num_threads()} threads")
+          f"frame fusion {'on' if wm.fusion else 'off'}; device {wm.device}, {torch.get_num_threads()} threads")
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
@@ -317,6 +320,7 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
         except (FileNotFoundError, ValueError) as error:
             print(f"{prog}: {error}", file=sys.stderr)
             return 2
+        wm.fusion = wm.fusion and not args.no_fusion
         _print_model(spec, wm)
         wm.temperature = args.temperature
         for decoding in args.decoding:

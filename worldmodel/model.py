@@ -79,7 +79,9 @@ class WorldModel:
         self._hint = (CameraHint(self.tokenizer, dynamics.cfg.camera_hint_fov, dynamics.grid)
                       if dynamics.uses_hint else None)
         self._view: torch.Tensor | None = None  # (B, H, W, 3) decoded newest frame, reused by the camera hint
-        self._fusion = getattr(self.tokenizer, "fusion", None) is not None
+        self.fusion: bool = getattr(self.tokenizer, "fusion", None) is not None
+        """Show frames through the tokenizer's frame-fusion net (worldmodel/tokenizer/fusion.py), when it has one.
+        Read at reset: False decodes the tokens alone (about twice as fast on a CPU, blurrier)."""
         self._carried: FusionState | None = None  # pixels the fusion carries into the next frame
 
     @classmethod
@@ -151,6 +153,12 @@ class WorldModel:
             self._carried.advance(torch.from_numpy(frames), camera)
         return frames
 
+    def _fusing(self) -> bool:
+        """Whether frames go through a fusion net: the tokenizer has one and `fusion` is on."""
+        if self.fusion and getattr(self.tokenizer, "fusion", None) is None:
+            raise ValueError("fusion=True but this model's tokenizer has no fusion net (train one: wm train fusion)")
+        return bool(self.fusion)
+
     def _frames(self, frames: Any, name: str) -> tuple[torch.Tensor, bool]:
         """Accept (T, H, W, 3) or (B, T, H, W, 3) uint8 -> (B, T, H, W, 3) tensor and whether it was batched."""
         frames = torch.as_tensor(np.asarray(frames) if not torch.is_tensor(frames) else frames)
@@ -218,7 +226,7 @@ class WorldModel:
         self._rollout.prime(tokens, cond, hints)
         self._batched = batched
         view = self._decode_newest(tokens[:, -1])
-        self._carried = FusionState.start(frames[:, -1]) if self._fusion else None  # real pixels carry on
+        self._carried = FusionState.start(frames[:, -1]) if self._fusing() else None  # real pixels carry on
         return view if batched else view[0]
 
     def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -270,7 +278,7 @@ class WorldModel:
             raise ValueError(f"observed frames must be uint8 {expected}, got {frames.dtype} {tuple(frames.shape)}")
         self._rollout.observe(self._encode(frames.reshape(-1, *self.frame_shape)))  # (B, N)
         self._refresh_view()
-        if self._fusion:
+        if self._carried is not None:
             self._carried = FusionState.start(frames.reshape(-1, *self.frame_shape))
 
     def snapshot(self) -> WorldSnapshot:
@@ -290,7 +298,7 @@ class WorldModel:
         self._rollout.restore(snap.rollout)
         self._batched = snap.batched
         self._refresh_view()
-        self._carried = None if snap.fusion is None or not self._fusion else snap.fusion.copy()
+        self._carried = None if snap.fusion is None or not self._fusing() else snap.fusion.copy()
 
 
 def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:

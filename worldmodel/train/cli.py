@@ -211,9 +211,9 @@ def warm_start_tokenizer(module: Any, source: str) -> None:
     load_state_into(module, load_safetensors(path), path)
 
 
-def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> Any:
-    """A FusionObjective for the world model `cfg.world`: its tokenizer gets a fresh fusion net of
-    fusion_cfg.channels (an existing one is replaced), its dynamics stay frozen."""
+def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> tuple[Any, dict[str, Any]]:
+    """A FusionObjective for the world model `cfg.world` (its tokenizer gets a fresh fusion net of
+    fusion_cfg.channels, replacing any it had; its dynamics stay frozen) and the world model's card entries."""
     import dataclasses
 
     from worldmodel.dynamics.bundle import load_world_model
@@ -223,7 +223,7 @@ def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> Any:
 
     world_dir = BUNDLED_DIR if str(cfg.world) == "bundled" else Path(cfg.world)
     try:
-        base, dynamics, _ = load_world_model(world_dir)
+        base, dynamics, config = load_world_model(world_dir)
     except FileNotFoundError as error:
         raise ValueError(f"world={cfg.world}: {error}") from error
     size = _frame_size(dataset)
@@ -235,7 +235,9 @@ def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> Any:
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("fusion.")}
     state.update({f"fusion.{k}": v for k, v in tokenizer.fusion.state_dict().items()})
     tokenizer.load_state_dict(state)
-    return FusionObjective(tokenizer, dynamics, fusion_cfg)
+    card = {k: v for k, v in (config.get("card") or {}).items()
+            if k not in ("created", "tokenizer_params", "dynamics_params", "fusion")}
+    return FusionObjective(tokenizer, dynamics, fusion_cfg), card
 
 
 def _run(target: str, cfg: Any) -> None:
@@ -257,8 +259,8 @@ def _run(target: str, cfg: Any) -> None:
                                                 event_repeat=data_cfg.event_repeat, pad_end=data_cfg.pad_end)
     torch.manual_seed(int(cfg.seed))
     if target == "fusion":
-        module = _fusion_module(cfg, model_cfg, dataset)
-        card = {"fusion": f"frame fusion trained on the rollouts of {cfg.world} ({data_cfg.path})"}
+        module, card = _fusion_module(cfg, model_cfg, dataset)
+        card["fusion"] = f"frame fusion trained on the rollouts of {cfg.world} ({data_cfg.path})"
         export = lambda _step_dir: module.export(run_dir / "world_model", card)  # noqa: E731
     elif target == "tokenizer":
         from worldmodel.tokenizer import Tokenizer, save_tokenizer
