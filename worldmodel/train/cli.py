@@ -120,7 +120,8 @@ def help_text(prog: str, target: str | None = None) -> str:
     from worldmodel.train.config import DataConfig, TrainConfig
 
     lines = [f"usage: {prog} {{{','.join(TARGETS)}}} [GROUP=OPTION] [KEY=VALUE ...] [--print-config]", ""]
-    lines.append("Train the tokenizer or the dynamics with the generic Trainer (worldmodel/train/trainer.py).")
+    lines.append("Train the tokenizer, the dynamics or the frame fusion with the generic Trainer "
+                 "(worldmodel/train/trainer.py).")
     try:
         root = config_dir()
     except ValueError as error:
