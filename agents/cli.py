@@ -36,9 +36,13 @@ def config_parser(cls: type, prog: str, description: str) -> argparse.ArgumentPa
 
 
 def train_parser(prog: str) -> argparse.ArgumentParser:
-    """Flags of `wm agent train`: one per AgentTrainConfig field."""
-    return config_parser(AgentTrainConfig, f"{prog} train", "Train an actor-critic inside a world model's dream "
-                         "(imagined rollouts from real contexts, lambda-returns).")
+    """Flags of `wm agent train`: one per AgentTrainConfig field, and --no-fusion (dream_fusion=False)."""
+    parser = config_parser(AgentTrainConfig, f"{prog} train", "Train an actor-critic inside a world model's dream "
+                           "(imagined rollouts from real contexts, lambda-returns).")
+    parser.add_argument("--no-fusion", dest="dream_fusion", action="store_false",
+                        help="decode dream frames from the tokens alone, without the world model's frame-fusion net "
+                             "(faster imagination)")
+    return parser
 
 
 def dyna_parser(prog: str) -> argparse.ArgumentParser:

@@ -57,6 +57,8 @@ class DreamTrainer:
         torch.manual_seed(cfg.seed)
         self.world = world if world is not None else WorldModel.load(cfg.world, device=self.device)
         self.world.temperature = cfg.dream_temperature
+        if hasattr(self.world, "fusion"):  # a WorldModel (tests pass scripted stand-ins)
+            self.world.fusion = self.world.fusion and cfg.dream_fusion
         self.world.seed(cfg.seed)
         self.action_set = ActionSet(kind=cfg.action_set)
         self.agent = ActorCritic(ActorCriticConfig(num_actions=len(self.action_set),

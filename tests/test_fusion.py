@@ -199,3 +199,15 @@ def test_fusion_off_decodes_the_tokens_alone() -> None:
     with pytest.raises(ValueError, match="no fusion net"):
         plain.fusion = True
         plain.reset(frames)
+
+
+def test_dream_envs_and_agents_keep_the_fusion_setting() -> None:
+    from agents.cli import train_parser
+    from worldmodel.dream.loading import resolve_model
+
+    wm = tiny_world(None)
+    wm.fusion, wm.decoding = False, "mean"
+    forked = resolve_model(wm)
+    assert forked is not wm and forked.fusion is False and forked.decoding == "mean"
+    assert vars(train_parser("wm agent").parse_args(["--no-fusion"]))["dream_fusion"] is False
+    assert vars(train_parser("wm agent").parse_args([]))["dream_fusion"] is True

@@ -25,6 +25,7 @@ def fork(model: WorldModel) -> WorldModel:
     """A new WorldModel sharing `model`'s weights and sampling settings but none of its rollout state."""
     other = WorldModel(model.tokenizer, model.dynamics, model.config, model.device)
     other.temperature, other.top_k, other.decode_steps = model.temperature, model.top_k, model.decode_steps
+    other.decoding, other.fusion = model.decoding, model.fusion
     return other
 
 
