@@ -114,7 +114,8 @@ class FusionObjective(nn.Module):
             codes = self._rollout_codes(tokens, cond, mean)  # (B, K, D, h, w)
         decoded = self._decode(codes)
         fusion, horizon = self.tokenizer.fusion, length - c
-        previous, anchor_camera, losses, mses, plain, weights = x[:, c - 1], torch.zeros_like(camera[:, 0]), [], [], [], []
+        previous, anchor_camera = x[:, c - 1], torch.zeros_like(camera[:, 0])  # carried frame, summed turn
+        losses, mses, plain, weights = [], [], [], []
         for k in range(horizon):
             t = c - 1 + k  # the action after frame t leads to frame t + 1
             anchor_camera = anchor_camera + camera[:, t]
