@@ -211,3 +211,16 @@ def test_dream_envs_and_agents_keep_the_fusion_setting() -> None:
     assert forked is not wm and forked.fusion is False and forked.decoding == "mean"
     assert vars(train_parser("wm agent").parse_args(["--no-fusion"]))["dream_fusion"] is False
     assert vars(train_parser("wm agent").parse_args([]))["dream_fusion"] is True
+
+
+def test_wm_probe_no_fusion_loads_the_model_without_its_fusion(tmp_path) -> None:
+    from worldmodel.probes.adapters import load_model
+    from worldmodel.probes.cli import build_parser
+
+    wm = tiny_world(None)
+    save_world_model(tmp_path / "world", wm.tokenizer, wm.dynamics)
+    fused, _, _, _ = load_model(str(tmp_path / "world"))
+    plain, _, _, _ = load_model(str(tmp_path / "world"), fusion=False)
+    assert fused.wm.fusion is True and plain.wm.fusion is False
+    assert build_parser("wm probe").parse_args(["--no-fusion"]).no_fusion is True
+    assert build_parser("wm probe").parse_args([]).no_fusion is False

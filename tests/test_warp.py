@@ -47,6 +47,17 @@ def test_no_turn_is_the_identity() -> None:
     assert torch.equal(warped, frames) and bool(valid.all())
 
 
+def test_cached_grids_equal_computed_ones() -> None:
+    from worldmodel.geometry import cached_rotation_grid, rotation_grid
+
+    camera = torch.tensor([[0.0, 6.0], [-4.0, 8.0], [0.0, 6.0], [2.5, -30.0]])
+    for _ in range(2):  # the second call is served from the cache
+        grid, valid = cached_rotation_grid(camera, 12, 20, 70.0)
+        want_grid, want_valid = rotation_grid(camera, 12, 20, 70.0)
+        assert torch.equal(grid, want_grid) and torch.equal(valid, want_valid)
+    assert not torch.equal(grid[0], grid[1]) and not bool(valid[3].all())
+
+
 def test_hint_weight_follows_view_and_known_actions() -> None:
     tokenizer = tiny_tokenizer()
     hint = CameraHint(tokenizer, 70.0, tokenizer.grid)

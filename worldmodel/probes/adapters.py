@@ -180,12 +180,13 @@ ROW_ORDER = ("model", "ceiling", "copy_last", "frozen_first", "shuffled_actions"
 BUILTIN = {"oracle": Oracle, "copy-last": CopyLast, "frozen-first": FrozenFirst}
 
 
-def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, pool: EnvPool | None = None
-               ) -> tuple[Predictor, Any | None, int | None, tuple[int, int] | None]:
+def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, pool: EnvPool | None = None,
+               fusion: bool = True) -> tuple[Predictor, Any | None, int | None, tuple[int, int] | None]:
     """`spec` -> (predictor, tokenizer or None, context window in frames or None, frame (H, W) or None).
 
     spec: "oracle", "copy-last", "frozen-first", "bundled", "random" (an untrained default-size model, to time
     the suite), or a WorldModel directory. A bad spec -> ValueError; a missing bundled model -> FileNotFoundError.
+    fusion=False shows a world model's frames without its frame-fusion net (tokens alone).
     """
     if spec in BUILTIN:
         cls = BUILTIN[spec]
@@ -196,6 +197,7 @@ def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, p
     from worldmodel.bench import build_model  # 'random' = untrained default configuration (runtime checks only)
 
     wm = build_model(spec, device)
+    wm.fusion = wm.fusion and fusion
     adapter = WorldModelAdapter(wm, batch, seed)
     return adapter, wm.tokenizer, adapter.context_frames, (int(wm.frame_shape[0]), int(wm.frame_shape[1]))
 

@@ -47,6 +47,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch CPU threads (default 1: on a busy machine more threads can be 10x slower; "
                         "try 2 on an idle 2-core CPU)")
+    parser.add_argument("--no-fusion", action="store_true",
+                        help="show the model's frames from its tokens alone, without its frame-fusion net")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -103,7 +105,8 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
     try:
         suites = parse_suites(args.suite)
         pool = EnvPool()
-        model, tokenizer, context, size = load_model(args.model, args.device, args.batch, args.seed, pool)
+        model, tokenizer, context, size = load_model(args.model, args.device, args.batch, args.seed, pool,
+                                                          fusion=not args.no_fusion)
         cfg = SuiteConfig(seeds=args.seeds, seed=args.seed, quick=args.quick, prompt_len=args.prompt,
                           context=args.context or context or 12,
                           height=size[0] if size else 64, width=size[1] if size else 64)
