@@ -13,7 +13,7 @@ out=${1:-runs/blockworld}
 profile=${2:-cpu}
 case "$profile" in
   cpu) dyn_arch="model.d_model=128 model.n_layers=4 model.n_heads=4 model.context_frames=8"
-       : "${EPISODES:=240}" "${TOK_STEPS:=3000}" "${DYN_STEPS:=6000}" "${FUSION_STEPS:=1500}" "${BATCH:=8}" "${DEVICE:=cpu}" "${THREADS:=2}" ;;
+       : "${EPISODES:=240}" "${TOK_STEPS:=3000}" "${DYN_STEPS:=6000}" "${FUSION_STEPS:=2400}" "${BATCH:=8}" "${DEVICE:=cpu}" "${THREADS:=2}" ;;
   gpu) dyn_arch="model.d_model=256 model.n_layers=6 model.n_heads=8 model.context_frames=12"
        : "${EPISODES:=1200}" "${TOK_STEPS:=20000}" "${DYN_STEPS:=40000}" "${FUSION_STEPS:=6000}" "${BATCH:=64}" "${DEVICE:=cuda}" "${THREADS:=0}" ;;
   *) echo "unknown profile '$profile' (cpu or gpu)" >&2; exit 2 ;;

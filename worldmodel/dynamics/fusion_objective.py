@@ -32,7 +32,8 @@ class FusionTrainConfig:
     """What `wm train fusion` trains (the Hydra group configs/model/fusion.yaml maps onto it)."""
 
     channels: int = 32
-    """Width of the fusion net (tokenizer config key fusion_channels)."""
+    """Width of the fusion net at half resolution (tokenizer config key fusion_channels; half of it at full
+    resolution, twice it at quarter)."""
     fov_deg: float = 70.0
     """Horizontal field of view of the footage in degrees, for the camera warps."""
     context: int = 4
@@ -47,8 +48,8 @@ class FusionTrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the offending key."""
-        if self.channels < 1 or not self.fov_deg > 0:
-            raise ValueError(f"fusion config 'channels'/'fov_deg': need >= 1 and > 0, got {self.channels}, "
+        if self.channels < 2 or not self.fov_deg > 0:
+            raise ValueError(f"fusion config 'channels'/'fov_deg': need >= 2 and > 0, got {self.channels}, "
                              f"{self.fov_deg}")
         if self.context < 1 or self.teacher_steps < 0 or not 0.0 <= self.mean_fraction <= 1.0:
             raise ValueError("fusion config: need context >= 1, teacher_steps >= 0, mean_fraction in [0, 1]")

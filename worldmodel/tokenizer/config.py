@@ -84,8 +84,8 @@ class TokenizerConfig:
                     f"tokenizer config '{key}': {value} is not a positive multiple of the downsampling factor "
                     f"{self.downsample} (2 ** (len(channel_mult) - 1))"
                 )
-        if self.fusion_channels < 0 or not self.fusion_fov_deg > 0:
-            raise ValueError("tokenizer config 'fusion_channels'/'fusion_fov_deg': need fusion_channels >= 0 "
+        if self.fusion_channels < 0 or self.fusion_channels == 1 or not self.fusion_fov_deg > 0:
+            raise ValueError("tokenizer config 'fusion_channels'/'fusion_fov_deg': need fusion_channels 0 or >= 2 "
                              f"and fusion_fov_deg > 0, got {self.fusion_channels}, {self.fusion_fov_deg}")
         for key in ("channels", "mid_blocks", "max_frames"):
             if getattr(self, key) < (1 if key == "channels" else 0):

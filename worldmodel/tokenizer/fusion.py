@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from worldmodel.geometry import warp_images
-from worldmodel.tokenizer.nets import ResBlock, Upsample, _norm
+from worldmodel.tokenizer.nets import ResBlock, _norm
 
 SOURCE_BIAS = (0.0, -3.0, -3.0)  # decoded, previous, anchor: training starts from (nearly) plain decoding
 SINCE_SCALE = 16.0  # steps since the anchor enter as min(steps, SINCE_SCALE) / SINCE_SCALE: the training horizon
@@ -48,21 +48,29 @@ class FusionInputs:
 
 
 class FrameFusion(nn.Module):
-    """Small U-Net (full, 1/2 and 1/4 resolution) -> softmax weights over three sources + an RGB residual."""
+    """Small U-Net -> softmax weights over three sources + an RGB residual, per pixel.
+
+    Widths: channels // 2 at full resolution (one conv in, one out), channels at 1/2 and 2 * channels at 1/4.
+    The work sits at the lower resolutions because at batch 1 on a CPU core every full-resolution conv costs
+    about as much as the whole rest of the net (measured: a full-resolution ResBlock of width 32 took the
+    fusion from 7 to 18 ms a frame)."""
 
     def __init__(self, channels: int, code_dim: int, fov_deg: float) -> None:
         super().__init__()
-        if channels < 1 or not fov_deg > 0:
-            raise ValueError(f"frame fusion needs channels >= 1 and fov_deg > 0, got {channels}, {fov_deg}")
-        c, self.fov_deg = channels, float(fov_deg)
-        self.inp = nn.Conv2d(3 * 3 + 2 + 1 + code_dim, c, 3, padding=1)
-        self.down1 = nn.Conv2d(c, 2 * c, 4, stride=2, padding=1)  # halve H, W
-        self.down2 = nn.Conv2d(2 * c, 2 * c, 4, stride=2, padding=1)
-        self.mid = nn.Sequential(ResBlock(2 * c), ResBlock(2 * c))
-        self.up2, self.block2 = Upsample(2 * c, 2 * c), ResBlock(2 * c)
-        self.up1, self.block1 = Upsample(2 * c, c), ResBlock(c)
-        self.norm = _norm(c)
-        self.out = nn.Conv2d(c, 6, 3, padding=1)  # 3 source logits + RGB residual
+        if channels < 2 or not fov_deg > 0:
+            raise ValueError(f"frame fusion needs channels >= 2 and fov_deg > 0, got {channels}, {fov_deg}")
+        full, half, quarter = channels // 2, channels, 2 * channels
+        self.fov_deg = float(fov_deg)
+        self.inp = nn.Conv2d(3 * 3 + 2 + 1 + code_dim, full, 3, padding=1)
+        self.down1 = nn.Conv2d(full, half, 4, stride=2, padding=1)  # halve H, W
+        self.enc1 = ResBlock(half)
+        self.down2 = nn.Conv2d(half, quarter, 4, stride=2, padding=1)
+        self.mid = ResBlock(quarter)
+        self.up2 = nn.ConvTranspose2d(quarter, half, 4, stride=2, padding=1)  # double H, W
+        self.dec1 = ResBlock(half)
+        self.up1 = nn.ConvTranspose2d(half, full, 4, stride=2, padding=1)
+        self.norm = _norm(full)
+        self.out = nn.Conv2d(full, 6, 3, padding=1)  # 3 source logits + RGB residual
         nn.init.zeros_(self.out.weight)
         with torch.no_grad():
             self.out.bias.copy_(torch.tensor([*SOURCE_BIAS, 0.0, 0.0, 0.0]))
@@ -76,11 +84,12 @@ class FrameFusion(nn.Module):
         since = (inputs.since.float().clamp(max=SINCE_SCALE) / SINCE_SCALE).reshape(-1, 1, 1, 1)
         x = torch.cat([decoded, previous, anchor, previous_valid, anchor_valid,
                        since.expand_as(previous_valid), codes_up], dim=1)
-        h0 = self.inp(x)
-        h1 = self.down1(F.silu(h0))
-        h2 = self.mid(self.down2(F.silu(h1)))
-        u1 = self.block2(self.up2(h2) + h1)
-        u0 = self.block1(self.up1(u1) + h0)
+        x = x.contiguous(memory_format=torch.channels_last)  # 10% faster steps at batch 1 on a CPU core
+        h0 = self.inp(x)  # (B, full, H, W)
+        h1 = self.enc1(self.down1(F.silu(h0)))  # (B, half, H/2, W/2)
+        h2 = self.mid(self.down2(F.silu(h1)))  # (B, quarter, H/4, W/4)
+        u1 = self.dec1(self.up2(F.silu(h2)) + h1)
+        u0 = self.up1(F.silu(u1)) + h0
         out = self.out(F.silu(self.norm(u0)))
         in_view = torch.cat([torch.ones_like(previous_valid), previous_valid, anchor_valid], dim=1) > 0.5
         weights = torch.softmax(out[:, :3].masked_fill(~in_view, -1e4), dim=1)  # (B, 3, H, W)
