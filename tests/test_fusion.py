@@ -12,8 +12,8 @@ from worldmodel.combine import combine, encoders_match
 from worldmodel.dynamics import DynamicsConfig, DynamicsModel, save_world_model
 from worldmodel.model import WorldModel
 from worldmodel.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
-from worldmodel.dynamics.fusion_objective import FusionObjective, FusionTrainConfig
-from worldmodel.tokenizer.fusion import SOURCE_BIAS, FusionInputs
+from worldmodel.fusion.objective import FusionObjective, FusionTrainConfig
+from worldmodel.fusion.net import SOURCE_BIAS, FusionInputs
 
 TINY_DYN = dict(d_model=32, n_layers=1, n_heads=2, context_frames=3, head_layers=1, lam_dim=16, lam_layers=1,
                 lam_heads=2, lam_levels=[3, 3])

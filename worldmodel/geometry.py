@@ -2,7 +2,7 @@
 
 A camera that only rotates sees the same rays in a new order, whatever the depth of the scene, so the frame
 after a turn is, where it was in view before, a known resampling of the frame before it. Used by the dynamics'
-camera hint (`worldmodel/dynamics/warp.py`) and by the tokenizer's frame fusion (`worldmodel/tokenizer/fusion.py`).
+camera hint (`worldmodel/dynamics/warp.py`) and by the tokenizer's frame fusion (`worldmodel/fusion/net.py`).
 
 The warp assumes a level camera (pitch 0) before the turn: the absolute pitch is not in the action dict, and
 for the small pitches of walking footage the error is a slight bend of the horizontal shift. The angle

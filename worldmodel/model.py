@@ -29,7 +29,7 @@ from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
 from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot, seeded_generators
 from worldmodel.dynamics.warp import CameraHint
-from worldmodel.fusion_state import FusionState
+from worldmodel.fusion.state import FusionState
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
@@ -80,7 +80,7 @@ class WorldModel:
                       if dynamics.uses_hint else None)
         self._view: torch.Tensor | None = None  # (B, H, W, 3) decoded newest frame, reused by the camera hint
         self.fusion: bool = getattr(self.tokenizer, "fusion", None) is not None
-        """Show frames through the tokenizer's frame-fusion net (worldmodel/tokenizer/fusion.py), when it has one.
+        """Show frames through the tokenizer's frame-fusion net (worldmodel/fusion/net.py), when it has one.
         Read at reset: False decodes the tokens alone (about twice as fast on a CPU, blurrier)."""
         self._carried: FusionState | None = None  # pixels the fusion carries into the next frame
 

@@ -42,7 +42,7 @@ class TokenizerConfig:
     max_frames: int = 0
     """Frames per batch used by compute_loss after flattening clips (random subset); 0 = all frames."""
     fusion_channels: int = 0
-    """Width of the frame-fusion net (worldmodel/tokenizer/fusion.py) that shows each predicted frame together
+    """Width of the frame-fusion net (worldmodel/fusion/net.py) that shows each predicted frame together
     with the pixels already seen, turned by the camera; 0 = no fusion (plain decoding). Trained by
     `wm train fusion`, not by `wm train tokenizer`."""
     fusion_fov_deg: float = 70.0

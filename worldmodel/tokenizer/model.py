@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from worldmodel.metrics import psnr_from_mse, ssim
 from worldmodel.tokenizer.config import TokenizerConfig
 from worldmodel.tokenizer.fsq import FSQ
-from worldmodel.tokenizer.fusion import FrameFusion, FusionInputs
+from worldmodel.fusion.net import FrameFusion, FusionInputs
 from worldmodel.tokenizer.nets import Decoder, Encoder
 
 
@@ -113,7 +113,7 @@ class Tokenizer(nn.Module):
     @torch.inference_mode()
     def decode_codes(self, codes: Tensor, fusion: FusionInputs | None = None) -> Tensor:
         """(B, D, h, w) codes -> uint8 frames (B, H, W, 3). With a fusion net and its inputs (previous shown
-        frame, anchor, cameras: worldmodel/tokenizer/fusion.py) the decoded frames are fused with them."""
+        frame, anchor, cameras: worldmodel/fusion/net.py) the decoded frames are fused with them."""
         device = next(self.parameters()).device
         codes = codes.to(device)
         x = self.decode_float(codes)

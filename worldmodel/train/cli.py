@@ -49,7 +49,7 @@ def _model_config_class(target: str) -> type:
 
         return TokenizerConfig
     if target == "fusion":
-        from worldmodel.dynamics.fusion_objective import FusionTrainConfig
+        from worldmodel.fusion.objective import FusionTrainConfig
 
         return FusionTrainConfig
     from worldmodel.dynamics import DynamicsConfig
@@ -218,7 +218,7 @@ def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> tuple[Any, dict[s
     import dataclasses
 
     from worldmodel.dynamics.bundle import load_world_model
-    from worldmodel.dynamics.fusion_objective import FusionObjective
+    from worldmodel.fusion.objective import FusionObjective
     from worldmodel.model import BUNDLED_DIR
     from worldmodel.tokenizer import Tokenizer
 

@@ -1,4 +1,4 @@
-"""The pixels a WorldModel with frame fusion carries from step to step (worldmodel/tokenizer/fusion.py)."""
+"""The pixels a WorldModel with frame fusion carries from step to step (worldmodel/fusion/net.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from worldmodel.tokenizer.fusion import FusionInputs
+from worldmodel.fusion.net import FusionInputs
 from worldmodel.tokenizer.model import frames_to_float
 
 

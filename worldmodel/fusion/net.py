@@ -11,7 +11,7 @@ and picks per pixel a softmax blend of the three (a source that was out of view 
 the codes and how many steps ago the anchor was real, so it can learn how far to trust each source: next to a
 real frame the tokens are reliable; 16 steps into an open-loop rollout the carried pixels often are more so.
 
-Trained on a world model's own rollouts (`worldmodel/dynamics/fusion_objective.py`, `wm train fusion`), on top
+Trained on a world model's own rollouts (`worldmodel/fusion/objective.py`, `wm train fusion`), on top
 of a frozen tokenizer, so the tokens and every dynamics model trained on them are unchanged.
 """
 

@@ -1,4 +1,4 @@
-"""Train a tokenizer's frame-fusion net (worldmodel/tokenizer/fusion.py) on a frozen world model's own rollouts.
+"""Train a tokenizer's frame-fusion net (worldmodel/fusion/net.py) on a frozen world model's own rollouts.
 
 Each training clip is `context + horizon` real frames with their actions. The world model, frozen, rolls the clip
 out open loop from its first `context` frames, as `WorldModel.step` does (mean-field or greedy, chosen per batch),
@@ -23,7 +23,7 @@ from worldmodel.dynamics.bundle import save_world_model
 from worldmodel.dynamics.model import DynamicsModel
 from worldmodel.dynamics.rollout import Rollout
 from worldmodel.metrics import psnr_from_mse
-from worldmodel.tokenizer.fusion import FusionInputs
+from worldmodel.fusion.net import FusionInputs
 from worldmodel.tokenizer.model import frames_to_float
 
 
