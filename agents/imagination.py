@@ -134,23 +134,22 @@ def imagine(world: Any, agent: ActorCritic, action_set: ActionSet, contexts: tup
     world: a WorldModel (its own sampling seeded by the caller); reward_floor: predicted rewards of smaller
     magnitude count as 0 (the reward head's small noise would otherwise add up over long horizons)."""
     frames, context_actions = contexts
-    obs = np.asarray(world.reset(frames, context_actions))  # (B, h, w, 3)
-    b = obs.shape[0]
-    seen = [obs]
+    first = np.asarray(world.reset(frames, context_actions))  # (B, h, w, 3)
+    b = first.shape[0]
     actions = np.zeros((b, horizon), dtype=np.int64)
-    rewards = np.zeros((b, horizon), dtype=np.float32)
-    continues = np.ones((b, horizon), dtype=np.float32)
     device = next(agent.parameters()).device
-    for t in range(horizon):
-        index = agent.act(torch.as_tensor(obs, device=device), generator=generator).cpu().numpy()
-        obs, reward, terminated = world.step(action_set.batch(index))
-        obs = np.asarray(obs)
-        reward = np.asarray(reward, dtype=np.float32)
+
+    def act(t: int, shown: np.ndarray | None) -> dict[str, np.ndarray]:
+        obs = first if shown is None else shown
+        index = agent.act(torch.as_tensor(np.asarray(obs), device=device), generator=generator).cpu().numpy()
         actions[:, t] = index
-        rewards[:, t] = np.where(np.abs(reward) >= reward_floor, reward, 0.0)
-        continues[:, t] = 1.0 - np.asarray(terminated, dtype=np.float32)
-        seen.append(obs)
-    return Imagined(np.stack(seen, axis=1), actions, rewards, continues)
+        return action_set.batch(index)
+
+    seen, reward, terminated = world.unroll(act, horizon)  # (B, H, h, w, 3), (B, H), (B, H)
+    reward = np.asarray(reward, dtype=np.float32)
+    rewards = np.where(np.abs(reward) >= reward_floor, reward, 0.0).astype(np.float32)
+    continues = 1.0 - np.asarray(terminated, dtype=np.float32)
+    return Imagined(np.concatenate([first[:, None], np.asarray(seen)], axis=1), actions, rewards, continues)
 
 
 def to_tensors(imagined: Imagined, device: torch.device) -> dict[str, Tensor]:

@@ -65,6 +65,14 @@ class BanditWorld:
         hit = np.asarray(action["attack"]) == 1
         return np.zeros((self.b, FRAME, FRAME, 3), np.uint8), hit.astype(np.float32), hit
 
+    def unroll(self, policy, steps):
+        """WorldModel.unroll's contract: policy(t, last frames or None) -> action; outputs stacked on axis 1."""
+        outs, frames = [], None
+        for t in range(steps):
+            outs.append(self.step(policy(t, frames)))
+            frames = outs[-1][0]
+        return tuple(np.stack([out[i] for out in outs], 1) for i in range(3))
+
 
 def test_actor_critic_learns_the_rewarded_action():
     torch.manual_seed(0)

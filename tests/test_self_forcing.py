@@ -41,8 +41,7 @@ def test_rollout_context_is_the_world_models_mean_field_rollout(tmp_path, fov: f
     real = torch.ones(camera.shape[:2], dtype=torch.bool)
     cond = objective.model.condition(buttons, camera, real)
     context, depth = tokens[:, :-1], 3  # 5 context frames: 2 real, 3 rolled out
-    soft, hints = rollout_context(objective.model, objective.tokenizer, objective.camera_hint, context, cond, camera,
-                                  real, depth)
+    soft, hints = rollout_context(objective.model, objective.tokenizer, context, cond, camera, real, depth)
     assert soft.shape == (2, depth, 16, objective.model.vocab_size)
     torch.testing.assert_close(soft.sum(-1), torch.ones(2, depth, 16))
     assert (hints is None) == (fov == 0.0)
@@ -56,7 +55,7 @@ def test_rollout_context_is_the_world_models_mean_field_rollout(tmp_path, fov: f
     for t in range(start - 1, start - 1 + depth):
         world.step(acts[t])
         # the world model's mean-field state after each step is the rollout's predicted distribution
-        torch.testing.assert_close(world._rollout.soft, soft[:, t - start + 1], atol=1e-4, rtol=0)
+        torch.testing.assert_close(world._engine.tokens.soft, soft[:, t - start + 1], atol=1e-4, rtol=0)
 
 
 def test_self_forced_loss_trains_and_reports_recovery() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -27,20 +27,19 @@ from envs.actions import BINARY_KEYS, CAMERA_LIMIT_DEG, action_space, complete_a
 from worldmodel.dynamics.actions import action_tensors
 from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
 from worldmodel.dynamics.model import DynamicsModel, Hint
-from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot, seeded_generators
+from worldmodel.dynamics.rollout import seeded_generators
 from worldmodel.dynamics.warp import CameraHint
-from worldmodel.fusion.state import FusionState
+from worldmodel.rollout import Engine, EngineSnapshot, Sampling, Step
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
 
 @dataclass
 class WorldSnapshot:
-    """Opaque copy of a WorldModel's state (KV cache, newest frame, random states)."""
+    """Opaque copy of a WorldModel's state (KV cache, newest frame, carried pixels, random states)."""
 
-    rollout: RolloutSnapshot
+    engine: EngineSnapshot
     batched: bool
-    fusion: FusionState | None = None  # pixels carried by a tokenizer with frame fusion
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -74,15 +73,13 @@ class WorldModel:
         self.action_space = action_space()
         self._seed = 0
         self._generators: list[torch.Generator] = []
-        self._rollout: Rollout | None = None
+        self._engine: Engine | None = None
         self._batched = False
         self._hint = (CameraHint(self.tokenizer, dynamics.cfg.camera_hint_fov, dynamics.grid)
-                      if dynamics.uses_hint else None)
-        self._view: torch.Tensor | None = None  # (B, H, W, 3) decoded newest frame, reused by the camera hint
+                      if dynamics.uses_hint else None)  # hints of the prompt's transitions (the engine has its own)
         self.fusion: bool = getattr(self.tokenizer, "fusion", None) is not None
         """Show frames through the tokenizer's frame-fusion net (worldmodel/fusion/net.py), when it has one.
         Read at reset: False decodes the tokens alone (about twice as fast on a CPU, blurrier)."""
-        self._carried: FusionState | None = None  # pixels the fusion carries into the next frame
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
@@ -102,15 +99,15 @@ class WorldModel:
     @property
     def batch_size(self) -> int:
         """Number of worlds of the current rollout (1 for unbatched use)."""
-        return self._rollout.batch if self._rollout is not None else 1
+        return self._engine.batch if self._engine is not None else 1
 
     def seed(self, seed: int) -> None:
         """Seed sampling: world b draws from a generator seeded with seed + b. Takes effect now (if reset) and
         for the next reset; a reset without a new seed continues the random streams."""
         self._seed = int(seed)
         self._generators = seeded_generators(len(self._generators), self.device, self._seed)
-        if self._rollout is not None:
-            self._rollout.generators = self._generators
+        if self._engine is not None:
+            self._engine.tokens.generators = self._generators
 
     def seed_worlds(self, worlds: Sequence[int], seeds: Sequence[int]) -> None:
         """Reseed the sampling of some worlds of a batched rollout (world w then draws from a generator seeded s),
@@ -124,34 +121,16 @@ class WorldModel:
         grids = self.tokenizer.encode(frames.reshape(-1, *frames.shape[-3:]).to(self.device))
         return rearrange(grids, "m h w -> m (h w)").reshape(*lead, -1)
 
-    def _decode(self, tokens: torch.Tensor) -> np.ndarray:
-        """tokens (B, N) -> uint8 frames (B, H, W, 3) as numpy."""
-        grids = rearrange(tokens, "b (h w) -> b h w", h=self.dynamics.grid[0])
-        return self.tokenizer.decode(grids).cpu().numpy()
+    def _new_engine(self, batch: int) -> Engine:
+        """A fresh engine for `batch` worlds drawing from this model's generators."""
+        if len(self._generators) != batch:
+            self._generators = seeded_generators(batch, self.device, self._seed)
+        return Engine(self.tokenizer, self.dynamics, batch, self.device, self._generators,
+                      fusion=self._fusing(), camera_hint=self._hint is not None)
 
-    def _refresh_view(self) -> None:
-        """After the newest frame changed outside step/reset (observe, restore, re-priming some worlds), decode
-        it again for the camera hint, exactly as a step would have left it."""
-        if self._hint is not None and self._rollout is not None and self._rollout.last is not None:
-            self._decode_newest(self._rollout.last)
-
-    def _decode_newest(self, tokens: torch.Tensor, camera: torch.Tensor | None = None) -> np.ndarray:
-        """Decode the rollout's newest frame (its token distribution after a mean-field step, else its tokens
-        (B, N)) and keep the frames for the next step's camera hint. After a step (camera (B, 2) given) a
-        tokenizer with frame fusion fuses them with the previous shown frames turned by the camera."""
-        fuse = camera is not None and self._carried is not None
-        inputs = self._carried.inputs(camera, self.device) if fuse else None
-        soft = self._rollout.soft if self._rollout is not None else None
-        if soft is None:
-            grids = rearrange(tokens, "b (h w) -> b h w", h=self.dynamics.grid[0])
-            frames = self.tokenizer.decode(grids, inputs).cpu().numpy()
-        else:
-            grid = rearrange(soft, "b (h w) v -> b h w v", h=self.dynamics.grid[0])
-            frames = self.tokenizer.decode_expected(grid, inputs).cpu().numpy()
-        self._view = torch.from_numpy(frames) if self._hint is not None else None
-        if fuse:
-            self._carried.advance(torch.from_numpy(frames), camera)
-        return frames
+    def _sampling(self) -> Sampling:
+        """The sampling settings as they are now (they may be changed between steps)."""
+        return Sampling(self.decoding, self.decode_steps, self.temperature, self.top_k)
 
     def _fusing(self) -> bool:
         """Whether frames go through a fusion net: the tokenizer has one and `fusion` is on."""
@@ -204,29 +183,17 @@ class WorldModel:
         frames, batched = self._frames(frames, "frames")
         tokens, cond, hints = self._context(frames, actions, batched)
         if worlds is not None:
-            if self._rollout is None or not self._batched or not batched:
+            if self._engine is None or not self._batched or not batched:
                 raise ValueError("reset(..., worlds=...) needs a running batched rollout and batched frames")
             index = torch.as_tensor(list(worlds), dtype=torch.long, device=self.device)
             if index.numel() != frames.shape[0] or index.unique().numel() != index.numel() or \
                     bool(((index < 0) | (index >= self.batch_size)).any()):
                 raise ValueError(f"worlds must be {frames.shape[0]} distinct indices in [0, {self.batch_size}), "
                                  f"got {list(worlds)}")
-            self._rollout.prime_worlds(index, tokens, cond, hints)
-            view = self._decode(tokens[:, -1])
-            if self._carried is not None:  # the next step fuses with the real newest context frame
-                self._carried = self._carried.restart(index, frames[:, -1])
-            if self._view is not None:  # the other worlds' newest frames are unchanged: update only these rows
-                self._view = self._view.clone()
-                self._view[index.cpu()] = torch.from_numpy(view)
-            return view
-        b = frames.shape[0]
-        if len(self._generators) != b:
-            self._generators = seeded_generators(b, self.device, self._seed)
-        self._rollout = Rollout(self.dynamics, b, self.device, generators=self._generators)
-        self._rollout.prime(tokens, cond, hints)
+            return self._engine.prime_worlds(index, tokens, cond, hints, frames[:, -1]).cpu().numpy()
+        self._engine = self._new_engine(frames.shape[0])
         self._batched = batched
-        view = self._decode_newest(tokens[:, -1])
-        self._carried = FusionState.start(frames[:, -1]) if self._fusing() else None  # real pixels carry on
+        view = self._engine.prime(tokens, cond, hints, frames[:, -1]).cpu().numpy()
         return view if batched else view[0]
 
     def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -251,18 +218,46 @@ class WorldModel:
         """Advance by one tick. Unbatched: action dict (missing keys = not pressed; None = unknown) ->
         (frame uint8 (H, W, 3), reward float, terminated bool). Batched: dict of arrays or list of dicts ->
         (frames (B, H, W, 3) uint8, rewards (B,) float32, terminated (B,) bool)."""
-        if self._rollout is None:
+        if self._engine is None:
             raise RuntimeError("call reset(frames) before step()")
         buttons, camera, known = self._actions(action)
         cond = self.dynamics.condition(buttons, camera, known)  # (B, D)
-        hint = None if self._hint is None else self._hint(self._rollout.last, camera, known, self._view)
-        if self.decoding not in ("sample", "mean"):
-            raise ValueError(f"decoding must be 'sample' or 'mean', got {self.decoding!r}")
-        tokens, reward, term_prob = self._rollout.step(cond, self.decode_steps, self.temperature, self.top_k, hint,
-                                                       soft=self.decoding == "mean")
-        frames = self._decode_newest(tokens, camera * known[:, None])
-        rewards = reward.float().cpu().numpy()
-        terminated = (term_prob > 0.5).cpu().numpy()
+        return self._outputs(self._engine.step(cond, camera, known, self._sampling()))
+
+    @torch.inference_mode()
+    def unroll(self, actions: Sequence[Any] | Callable[[int, Any], Any], steps: int | None = None
+               ) -> tuple[Any, Any, Any]:
+        """Roll out open loop through the engine's one loop: `actions` is a sequence of actions (each as `step`
+        takes it) or a policy `actions(t, frames)` -> action, called with the last shown frames (None at t=0)
+        for `steps` ticks. Returns frames (K, H, W, 3) or (B, K, H, W, 3), rewards and terminated per tick;
+        the world is left after the last tick, as after as many `step` calls."""
+        if self._engine is None:
+            raise RuntimeError("call reset(frames) before unroll()")
+        if callable(actions):
+            if steps is None:
+                raise ValueError("unroll(policy) needs steps=")
+            policy = actions
+        else:
+            script = list(actions)
+            steps = len(script) if steps is None else steps
+            if steps > len(script):
+                raise ValueError(f"unroll: {steps} steps asked but {len(script)} actions given")
+            policy = lambda t, _: script[t]  # noqa: E731
+
+        def conditioning(t: int, last: Step | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            shown = None if last is None else last.rendered.frames.cpu().numpy()
+            buttons, camera, known = self._actions(policy(t, shown if shown is None or self._batched else shown[0]))
+            return self.dynamics.condition(buttons, camera, known), camera, known
+
+        outputs = [self._outputs(step) for step in self._engine.unroll(conditioning, steps, self._sampling())]
+        stack = (lambda xs: np.stack(xs, 1)) if self._batched else np.stack
+        return tuple(stack([out[i] for out in outputs]) for i in range(3))  # type: ignore[return-value]
+
+    def _outputs(self, step: Step) -> tuple[Any, Any, Any]:
+        """An engine step -> (frames, rewards, terminated) as numpy, batched or not like the rollout."""
+        frames = step.rendered.frames.cpu().numpy()
+        rewards = step.reward.float().cpu().numpy()
+        terminated = (step.term_prob > 0.5).cpu().numpy()
         if self._batched:
             return frames, rewards, terminated
         return frames[0], float(rewards[0]), bool(terminated[0])
@@ -270,35 +265,30 @@ class WorldModel:
     @torch.inference_mode()
     def observe(self, frames: Any) -> None:
         """Replace the newest frame by real frames uint8 (H, W, 3) or (B, H, W, 3) (teacher forcing)."""
-        if self._rollout is None:
+        if self._engine is None:
             raise RuntimeError("call reset(frames) before observe()")
         frames = torch.as_tensor(frames if torch.is_tensor(frames) else np.asarray(frames))
         expected = (self.batch_size, *self.frame_shape) if self._batched else self.frame_shape
         if frames.dtype != torch.uint8 or tuple(frames.shape) != expected:
             raise ValueError(f"observed frames must be uint8 {expected}, got {frames.dtype} {tuple(frames.shape)}")
-        self._rollout.observe(self._encode(frames.reshape(-1, *self.frame_shape)))  # (B, N)
-        self._refresh_view()
-        if self._carried is not None:
-            self._carried = FusionState.start(frames.reshape(-1, *self.frame_shape))
+        frames = frames.reshape(-1, *self.frame_shape)
+        self._engine.observe(self._encode(frames), frames)  # tokens (B, N)
 
     def snapshot(self) -> WorldSnapshot:
-        """Copy of the state (KV cache, newest frame, random states) to branch rollouts with restore()."""
-        if self._rollout is None:
+        """Copy of the state (KV cache, newest frame, carried pixels, random states) to branch with restore()."""
+        if self._engine is None:
             raise RuntimeError("call reset(frames) before snapshot()")
-        carried = None if self._carried is None else self._carried.copy()
-        return WorldSnapshot(self._rollout.snapshot(), self._batched, carried)
+        return WorldSnapshot(self._engine.snapshot(), self._batched)
 
     def restore(self, snap: WorldSnapshot) -> None:
         """Return to a snapshot taken from this model (it can be restored again later)."""
         if not isinstance(snap, WorldSnapshot):
             raise ValueError(f"expected a WorldSnapshot, got {type(snap).__name__}")
-        if self._rollout is None or self._rollout.batch != snap.rollout.last.shape[0]:
-            self._generators = seeded_generators(snap.rollout.last.shape[0], self.device, self._seed)
-            self._rollout = Rollout(self.dynamics, len(self._generators), self.device, generators=self._generators)
-        self._rollout.restore(snap.rollout)
+        if self._engine is None or self._engine.batch != snap.engine.batch:
+            self._generators = seeded_generators(snap.engine.batch, self.device, self._seed)
+            self._engine = self._new_engine(snap.engine.batch)
+        self._engine.restore(snap.engine)
         self._batched = snap.batched
-        self._refresh_view()
-        self._carried = None if snap.fusion is None or not self._fusing() else snap.fusion.copy()
 
 
 def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:

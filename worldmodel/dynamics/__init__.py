@@ -4,13 +4,24 @@
     objective = DynamicsObjective(DynamicsConfig(), tokenizer)   # tokenizer frozen inside
     loss, metrics = objective.compute_loss(batch)                 # batch from open_dataset(dir).clips(L)
     objective.export("runs/wm")                                   # a WorldModel directory
+
+The names below are imported on first use (PEP 562): the training objective rolls out through the rollout engine
+(worldmodel/rollout/), which is built on this package's network, so an eager import here would close a cycle.
 """
 
-from worldmodel.dynamics.bundle import load_world_model, save_world_model
-from worldmodel.dynamics.config import DynamicsConfig
-from worldmodel.dynamics.model import DynamicsModel
-from worldmodel.dynamics.objective import DynamicsObjective
-from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot
+from __future__ import annotations
 
-__all__ = ["DynamicsConfig", "DynamicsModel", "DynamicsObjective", "Rollout", "RolloutSnapshot",
-           "load_world_model", "save_world_model"]
+import importlib
+from typing import Any
+
+_EXPORTS = {"load_world_model": "bundle", "save_world_model": "bundle", "DynamicsConfig": "config",
+            "DynamicsModel": "model", "DynamicsObjective": "objective", "Rollout": "rollout",
+            "RolloutSnapshot": "rollout"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'worldmodel.dynamics' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"worldmodel.dynamics.{_EXPORTS[name]}"), name)

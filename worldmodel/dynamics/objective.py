@@ -22,10 +22,10 @@ from worldmodel.dynamics.actions import LATENT, REAL, UNKNOWN, action_tensors
 from worldmodel.dynamics.bundle import save_world_model
 from worldmodel.dynamics.config import DynamicsConfig
 from worldmodel.dynamics.model import DynamicsModel, Hint
-from worldmodel.dynamics.rollout import Rollout
 from worldmodel.dynamics.sampling import random_mask
 from worldmodel.dynamics.self_forcing import mix_context, mix_hints, rollout_context
 from worldmodel.dynamics.warp import CameraHint
+from worldmodel.rollout.engine import Engine, Sampling, sequence_actions
 
 
 class DynamicsObjective(nn.Module):
@@ -168,8 +168,7 @@ class DynamicsObjective(nn.Module):
         if not self.training or rows == 0 or depth < 1:
             return None, hint
         predicted, predicted_hint = rollout_context(
-            self.model, self.tokenizer, self.camera_hint, context[:rows], cond[:rows].detach(), camera[:rows],
-            real[:rows], depth)
+            self.model, self.tokenizer, context[:rows], cond[:rows].detach(), camera[:rows], real[:rows], depth)
         return mix_context(context, self.model.vocab_size, predicted), mix_hints(hint, predicted_hint)
 
     def _parallel_accuracy(self, hidden: torch.Tensor, target: torch.Tensor) -> float:
@@ -194,20 +193,19 @@ class DynamicsObjective(nn.Module):
             tokens, buttons, camera, known, _, _ = self._batch(one)
             length = tokens.shape[1]
             context = max(1, min(length // 2, self.cfg.context_frames))
-            rollout = Rollout(self.model, 1, self.device)
             real = torch.full_like(buttons[..., 0], bool(known[0]), dtype=torch.bool)  # (1, L-1)
             if bool(known[0]):
                 cond = self.model.condition(buttons, camera, real)
             else:
                 cond = self.model.condition_latent(tokens[:, :-1], tokens[:, 1:])  # (1, L-1, D)
+            engine = Engine(self.tokenizer, self.model, 1, self.device)
             hints = self.camera_hint(tokens[:, : context - 1], camera[:, : context - 1], real[:, : context - 1])
-            rollout.prime(tokens[:, :context], cond[:, : context - 1], hints)
-            predicted = [tokens[:, t] for t in range(context)]
-            for t in range(context - 1, length - 1):
-                hint = self.camera_hint(predicted[-1], camera[:, t], real[:, t])
-                predicted.append(rollout.step(cond[:, t], self.cfg.decode_steps, 0.0, 0, hint)[0])
-            grids = rearrange(torch.stack(predicted, 1), "b l (h w) -> (b l) h w", h=self.model.grid[0])
-            frames = self.tokenizer.decode(grids).to(one["frames"].device)  # (L, H, W, 3)
+            engine.prime(tokens[:, :context], cond[:, : context - 1], hints, render_view=False)
+            steps = engine.unroll(sequence_actions(cond, camera, real, context - 1), length - context,
+                                  Sampling("sample", self.cfg.decode_steps, 0.0, 0))
+            grids = rearrange(tokens[0, :context], "l (h w) -> l h w", h=self.model.grid[0])
+            frames = torch.cat([self.tokenizer.decode(grids)] + [step.rendered.frames for step in steps])
+            frames = frames.to(one["frames"].device)  # (L, H, W, 3)
             image = rearrange(torch.stack([one["frames"][0], frames]), "r l h w c -> c (r h) (l w)")
             writer.add_image("dynamics/rollout", image, step)
         finally:

@@ -12,48 +12,37 @@ the expected code for the camera hint) because it is the rollout mode that score
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-from einops import rearrange
 from torch import nn
 
 from worldmodel.dynamics.model import DynamicsModel, Hint
-from worldmodel.dynamics.rollout import Rollout
-
-# (tokens (..., N), camera (..., 2), known (...), frames (M, H, W, 3) | None) -> hint or None (no hint in the model)
-HintFn = Callable[..., Hint | None]
+from worldmodel.rollout.engine import Engine, Sampling, sequence_actions
 
 
 @torch.no_grad()
-def rollout_context(model: DynamicsModel, tokenizer: nn.Module, hint_fn: HintFn, context: torch.Tensor,
-                    cond: torch.Tensor, camera: torch.Tensor, real: torch.Tensor, depth: int
-                    ) -> tuple[torch.Tensor, Hint | None]:
-    """Roll clips out open loop from their first T - depth context frames.
+def rollout_context(model: DynamicsModel, tokenizer: nn.Module, context: torch.Tensor, cond: torch.Tensor,
+                    camera: torch.Tensor, real: torch.Tensor, depth: int) -> tuple[torch.Tensor, Hint | None]:
+    """Roll clips out open loop from their first T - depth context frames, through the rollout engine.
 
     context (b, T, N) tokens, cond (b, T, D) conditioning of the action after each frame, camera (b, T, 2) and
     real (b, T) (whether that action is a known one, for the hint) -> token distributions (b, depth, N, V) of the
     last `depth` context frames as the rollout predicts them, and the camera hints of those frames (b, depth, N)
-    each (None for a model without the hint)."""
+    each (None for a model without the hint). The engine renders frames only for the hint, without fusion: the
+    dynamics are trained on tokens, before any fusion net exists."""
     b, length = context.shape[:2]
     if not 1 <= depth < length:
         raise ValueError(f"rollout depth must be in [1, {length - 1}] for {length} context frames, got {depth}")
     start = length - depth  # real frames 0 .. start-1, predicted frames start .. T-1
-    rollout = Rollout(model, b, context.device)
-    rollout.prime(context[:, :start], cond[:, : start - 1],
-                  hint_fn(context[:, : start - 1], camera[:, : start - 1], real[:, : start - 1]))
-    hint = hint_fn(context[:, start - 1], camera[:, start - 1], real[:, start - 1])
-    probs, hints = [], []
-    for t in range(start - 1, length - 1):  # the action after frame t predicts frame t + 1
-        rollout.step(cond[:, t], 1, 0.0, 0, hint, soft=True)
-        probs.append(rollout.soft)  # (b, N, V)
-        grid = rearrange(rollout.soft, "b (h w) v -> b h w v", h=model.grid[0])
-        frames = tokenizer.decode_expected(grid)  # (b, H, W, 3) uint8, what a mean-field rollout shows
-        hint = hint_fn(rollout.last, camera[:, t + 1], real[:, t + 1], frames=frames)
-        hints.append(hint)
-    soft = torch.stack(probs, 1)  # (b, depth, N, V)
-    if hints[0] is None:
+    engine = Engine(tokenizer, model, b, context.device)
+    prompt = None if engine.hinter is None else engine.hinter(context[:, : start - 1], camera[:, : start - 1],
+                                                               real[:, : start - 1])
+    engine.prime(context[:, :start], cond[:, : start - 1], prompt, render_view=False)
+    steps = engine.unroll(sequence_actions(cond, camera, real, start - 1), depth, Sampling("mean", 1, 0.0, 0),
+                          render_frames=False)
+    soft = torch.stack([step.soft for step in steps], 1)  # (b, depth, N, V)
+    if engine.hinter is None:
         return soft, None
+    hints = [step.hint for step in steps[1:]] + [engine.hint(camera[:, length - 1], real[:, length - 1])]
     return soft, (torch.stack([h[0] for h in hints], 1), torch.stack([h[1] for h in hints], 1))
 
 

@@ -21,9 +21,10 @@ from torch import Tensor, nn
 from worldmodel.dynamics.actions import action_tensors
 from worldmodel.dynamics.bundle import save_world_model
 from worldmodel.dynamics.model import DynamicsModel
-from worldmodel.dynamics.rollout import Rollout
+from worldmodel.fusion.state import FusionState
 from worldmodel.metrics import psnr_from_mse
-from worldmodel.fusion.net import FusionInputs
+from worldmodel.rollout.engine import Engine, Sampling, Step, sequence_actions
+from worldmodel.rollout.render import render
 from worldmodel.tokenizer.model import frames_to_float
 
 
@@ -56,46 +57,38 @@ class FusionTrainConfig:
 
 
 class FusionObjective(nn.Module):
-    """Frozen tokenizer encoder/decoder and dynamics; trainable `tokenizer.fusion`. `compute_loss(batch)`."""
+    """Frozen tokenizer encoder/decoder and dynamics; trainable `tokenizer.fusion`. `compute_loss(batch)`.
+
+    The open-loop rollouts go through the rollout engine (worldmodel/rollout/), the code `WorldModel` serves
+    with: the carried frames are the quantised frames a player would see, and dynamics with the camera hint get
+    their hint from the fused frames, as when served."""
 
     def __init__(self, tokenizer: nn.Module, dynamics: DynamicsModel, cfg: FusionTrainConfig) -> None:
         super().__init__()
         cfg.validate()
         if tokenizer.fusion is None:
             raise ValueError("the tokenizer has no fusion net (tokenizer config fusion_channels = 0)")
-        if dynamics.uses_hint:
-            raise ValueError("training a fusion net for a dynamics model with the camera hint is not supported yet")
         self.tokenizer, self.dynamics, self.cfg = tokenizer, dynamics, cfg
         self.dynamics.requires_grad_(False)
         self.tokenizer.requires_grad_(False)
         self.tokenizer.fusion.requires_grad_(True)
         self.generator = torch.Generator().manual_seed(0)
 
-    @torch.no_grad()
-    def _rollout_codes(self, tokens: Tensor, cond: Tensor, mean: bool) -> Tensor:
-        """Open-loop codes (B, K, D, h, w) of frames context..L-1 from tokens (B, L, N) and cond (B, L-1, D)."""
-        c, grid_h = self.cfg.context, self.dynamics.grid[0]
-        rollout = Rollout(self.dynamics, tokens.shape[0], tokens.device)
-        rollout.prime(tokens[:, :c], cond[:, : c - 1])
-        codes = []
-        for t in range(c - 1, tokens.shape[1] - 1):
-            rollout.step(cond[:, t], self.dynamics.cfg.decode_steps, 0.0, 0, soft=mean)
-            if mean:
-                codes.append(self.tokenizer.expected_codes(rearrange(rollout.soft, "b (h w) v -> b h w v", h=grid_h)))
-            else:
-                codes.append(self.tokenizer.tokens_to_codes(rearrange(rollout.last, "b (h w) -> b h w", h=grid_h)))
-        return torch.stack(codes, 1)
-
-    def _decode(self, codes: Tensor) -> Tensor:
-        """Codes (B, K, D, h, w) -> decoded frames (B, K, 3, H, W), no gradient (the decoder is frozen)."""
-        with torch.no_grad():
-            flat = self.tokenizer.decode_float(rearrange(codes, "b k d h w -> (b k) d h w")).float()
-        return rearrange(flat, "(b k) c h w -> b k c h w", b=codes.shape[0])
-
     def _loss(self, shown: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """MSE + l1_weight * L1, and the MSE alone (detached)."""
         mse = F.mse_loss(shown, target)
         return mse + self.cfg.l1_weight * F.l1_loss(shown, target), mse.detach()
+
+    def _rollout(self, frames: Tensor, tokens: Tensor, cond: Tensor, camera: Tensor, known: Tensor,
+                 mean: bool) -> list[Step]:
+        """The engine's open-loop steps from the first `context` frames over the rest of the clip, fused."""
+        c, b = self.cfg.context, frames.shape[0]
+        engine = Engine(self.tokenizer, self.dynamics, b, frames.device, fusion=True)
+        hints = None if engine.hinter is None else engine.hinter(tokens[:, : c - 1], camera[:, : c - 1],
+                                                                  known[:, : c - 1])
+        engine.prime(tokens[:, :c], cond[:, : c - 1], hints, newest=frames[:, c - 1], render_view=False)
+        sampling = Sampling("mean" if mean else "sample", self.dynamics.cfg.decode_steps, 0.0, 0)
+        return engine.unroll(sequence_actions(cond, camera, known, c - 1), frames.shape[1] - c, sampling)
 
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
         """Fusion loss over the open-loop rollout of every clip (and teacher_steps teacher-forced steps)."""
@@ -110,25 +103,16 @@ class FusionObjective(nn.Module):
             buttons, camera = action_tensors(batch["actions"], frames.device)  # (B, L-1, 18), (B, L-1, 2)
             known = batch["action_known"].to(torch.bool).reshape(b, 1).expand(b, length - 1)
             cond = self.dynamics.condition(buttons, camera, known)
-            camera = camera * known[..., None]  # unknown actions: no turn
             mean = bool(torch.rand(1, generator=self.generator) < self.cfg.mean_fraction)
-            codes = self._rollout_codes(tokens, cond, mean)  # (B, K, D, h, w)
-        decoded = self._decode(codes)
-        fusion, horizon = self.tokenizer.fusion, length - c
-        previous, anchor_camera = x[:, c - 1], torch.zeros_like(camera[:, 0])  # carried frame, summed turn
+        steps = self._rollout(frames, tokens, cond, camera, known, mean)
         losses, mses, plain, weights = [], [], [], []
-        for k in range(horizon):
-            t = c - 1 + k  # the action after frame t leads to frame t + 1
-            anchor_camera = anchor_camera + camera[:, t]
-            inputs = FusionInputs(previous, camera[:, t], x[:, c - 1], anchor_camera,
-                                  torch.full((b,), k + 1, device=x.device))
-            shown, weight = fusion(decoded[:, k], codes[:, k], inputs)
-            loss, mse = self._loss(shown, x[:, t + 1])
+        for k, step in enumerate(steps):
+            target = x[:, c + k]
+            loss, mse = self._loss(step.rendered.image, target)
             losses.append(loss)
             mses.append(mse)
-            plain.append(F.mse_loss(decoded[:, k].clamp(-1, 1), x[:, t + 1]).detach())
-            weights.append(weight.mean((0, 2, 3)).detach())
-            previous = shown.detach()
+            plain.append(F.mse_loss(step.rendered.decoded.clamp(-1, 1), target).detach())
+            weights.append(step.rendered.weight.mean((0, 2, 3)).detach())
         loss = torch.stack(losses).mean()
         metrics = {"open_psnr": psnr_from_mse(torch.stack(mses).mean(), 2.0).item(),
                    "open_psnr_decoded": psnr_from_mse(torch.stack(plain).mean(), 2.0).item(),
@@ -136,25 +120,21 @@ class FusionObjective(nn.Module):
         for name, value in zip(("decoded", "previous", "anchor"), torch.stack(weights).mean(0).tolist()):
             metrics[f"weight_{name}"] = value
         if self.cfg.teacher_steps:
-            teacher_loss, teacher_mse = self._teacher_loss(x, tokens, camera)
+            teacher_loss, teacher_mse = self._teacher_loss(frames, x, tokens, camera * known[..., None])
             loss = loss + teacher_loss
             metrics["teacher_psnr"] = psnr_from_mse(teacher_mse, 2.0).item()
         return loss, metrics
 
-    def _teacher_loss(self, x: Tensor, tokens: Tensor, camera: Tensor) -> tuple[Tensor, Tensor]:
-        """Loss and MSE of teacher_steps teacher-forced steps per clip: real tokens of frame t + 1, real frame t
-        as both the previous frame and the anchor."""
-        c, b = self.cfg.context, x.shape[0]
+    def _teacher_loss(self, frames: Tensor, x: Tensor, tokens: Tensor, camera: Tensor) -> tuple[Tensor, Tensor]:
+        """Loss and MSE of teacher_steps teacher-forced steps per clip: the real tokens of frame t + 1 rendered
+        right after the real frame t was observed (it is both the previous frame and the anchor)."""
+        c = self.cfg.context
         steps = torch.randint(c - 1, x.shape[1] - 1, (self.cfg.teacher_steps,), generator=self.generator).tolist()
-        grid_h = self.dynamics.grid[0]
-        codes = torch.stack([self.tokenizer.tokens_to_codes(rearrange(tokens[:, t + 1], "b (h w) -> b h w", h=grid_h))
-                             for t in steps], 1)  # (B, S, D, h, w)
-        decoded = self._decode(codes)
         losses, mses = [], []
-        for i, t in enumerate(steps):
-            inputs = FusionInputs(x[:, t], camera[:, t], x[:, t], camera[:, t], torch.ones(b, device=x.device))
-            shown, _ = self.tokenizer.fusion(decoded[:, i], codes[:, i], inputs)
-            loss, mse = self._loss(shown, x[:, t + 1])
+        for t in steps:
+            rendered = render(self.tokenizer, tokens[:, t + 1], None, self.dynamics.grid[0],
+                              FusionState.start(frames[:, t]), camera[:, t])
+            loss, mse = self._loss(rendered.image, x[:, t + 1])
             losses.append(loss)
             mses.append(mse)
         return torch.stack(losses).mean(), torch.stack(mses).mean()

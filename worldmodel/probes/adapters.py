@@ -166,13 +166,16 @@ class WorldModelAdapter:
         self.wm.seed(self.seed)
         self.wm.reset(prompt, prompt_actions)
         steps = max(len(s) for s in scripts)
-        frames = np.zeros((b, steps, *prompt.shape[2:]), np.uint8)
         pad = noop_action()
-        for t in range(steps):
-            batch_action = stack_actions([s[t] if t < len(s) else pad for s in scripts])
-            frames[:, t], _, _ = self.wm.step(batch_action)
-            if progress:
-                progress(sum(1 for s in scripts if t < len(s)))
+
+        def action_at(t: int, _: Any) -> dict[str, np.ndarray]:
+            if progress and t:  # the step before this one is done
+                progress(sum(1 for s in scripts if t - 1 < len(s)))
+            return stack_actions([s[t] if t < len(s) else pad for s in scripts])
+
+        frames, _, _ = self.wm.unroll(action_at, steps)  # (B, steps, H, W, 3)
+        if progress:
+            progress(sum(1 for s in scripts if steps - 1 < len(s)))
         return [frames[i, : len(s)] for i, s in enumerate(scripts)]
 
 
@@ -194,7 +197,7 @@ def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, p
     if spec not in ("bundled", "random") and not Path(spec).is_dir():
         raise ValueError(f"--model: {spec!r} is neither a built-in ({', '.join(BUILTIN)}, bundled, random) nor a "
                          "WorldModel directory")
-    from worldmodel.bench import build_model  # 'random' = untrained default configuration (runtime checks only)
+    from worldmodel.evaluation.loading import build_model  # 'random' = untrained default configuration (runtime checks only)
 
     wm = build_model(spec, device)
     wm.fusion = wm.fusion and fusion
