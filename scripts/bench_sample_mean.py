@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worldmodel.bench import build_model, load_windows  # noqa: E402
+from worldmodel.evaluation.loading import build_model, load_windows  # noqa: E402
 from worldmodel.metrics import psnr_from_mse  # noqa: E402
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worldmodel.bench import build_model, load_windows  # noqa: E402
+from worldmodel.evaluation.loading import build_model, load_windows  # noqa: E402
 
 
 def rollout(wm, window: dict, context: int, horizon: int) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Reprojection references (worldmodel/reprojection.py): exact on a still view, right under a real BlockWorld camera
-turn, and reported by `wm bench quality` for a BlockWorld store."""
+"""Reprojection references (worldmodel/evaluation/reprojection.py): exact on a still view, right under a real
+BlockWorld camera turn, and reported by `wm bench quality` for a BlockWorld store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 
 from envs.blockworld.env import BlockWorldEnv
 from envs.blockworld.hud import hud_mask
-from worldmodel.reprojection import reference_errors, reproject
+from worldmodel.evaluation.reprojection import reference_errors, reproject
 
 TINY = dict(d_model=32, n_layers=2, n_heads=2, context_frames=3, head_layers=1, lam_dim=16, lam_layers=1,
             lam_heads=2, lam_levels=[3, 3], decode_steps=2)
@@ -57,7 +57,7 @@ def test_reference_errors_need_ground_truth() -> None:
 
 
 def test_bench_quality_reports_references_for_blockworld(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from worldmodel.bench import main
+    from worldmodel.evaluation.cli import main
     from worldmodel.data.collect import CollectConfig, collect
     from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
     from worldmodel.tokenizer import Tokenizer, TokenizerConfig

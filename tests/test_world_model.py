@@ -197,7 +197,7 @@ def test_single_frame_context(exported) -> None:
 
 
 def test_bench_speed_and_quality_cli(exported, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from worldmodel.bench import main
+    from worldmodel.evaluation.cli import main
     from worldmodel.data import episode_path, update_index, write_episode
 
     path, _ = exported
@@ -245,7 +245,7 @@ def test_bench_speed_and_quality_cli(exported, tmp_path: Path, capsys: pytest.Ca
 
 
 def test_quality_table_pools_errors_so_a_static_window_cannot_dominate() -> None:
-    from worldmodel.bench import quality_table
+    from worldmodel.evaluation.quality_table import quality_table
 
     moving = np.full((3, 4), 100.0)  # 3 windows with MSE 100 at every step (28.1 dB)
     results = {"tokenizer": np.full(4, 10.0), "teacher": np.full(4, 50.0), "teacher_copy": np.full(4, 100.0),

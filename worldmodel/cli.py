@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("worldmodel.data.cli", "inspect an episode store (`wm data info DIR`)"),
     "train": ("worldmodel.train.cli", "train the tokenizer or the dynamics (Hydra overrides)"),
     "combine": ("worldmodel.combine", "pair a world model's dynamics with another tokenizer (same encoder)"),
-    "bench": ("worldmodel.bench", "speed and quality benchmarks of a world model"),
+    "bench": ("worldmodel.evaluation.cli", "speed and quality benchmarks of a world model"),
     "probe": ("worldmodel.probes.cli", "run probe suites against ground truth"),
     "agent": ("agents.cli", "train agents in the dream, evaluate them in real envs"),
 }

@@ -10,7 +10,8 @@ from typing import Any
 
 def plot_quality(summaries: dict[str, dict[str, Any]], path: str | os.PathLike) -> Path:
     """One PSNR-per-step curve per model (pooled over windows), copy-last-frame dashed, each model's tokenizer
-    reconstruction PSNR (its ceiling) as a dotted line, and the reprojection references in grey when present. `summaries` maps a model name to its quality summary."""
+    reconstruction PSNR (its ceiling) as a dotted line, and the reprojection references in grey when present.
+    `summaries` maps a model name to its quality summary."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +29,7 @@ def plot_quality(summaries: dict[str, dict[str, Any]], path: str | os.PathLike) 
     copy = next(iter(summaries.values()))["copy_last_psnr_per_step"]
     axis.plot(range(1, len(copy) + 1), copy, color="black", linestyle="--", label="copy last frame")
     references = next(iter(summaries.values())).get("references")
-    if references:  # BlockWorld ground truth: what perfect geometry gives (worldmodel/reprojection.py)
+    if references:  # BlockWorld ground truth: what perfect geometry gives (reprojection.py)
         for key, label, style in (("reprojection_psnr_per_step", "reprojection, true depth (no model)", "-."),
                                   ("reprojection_map_psnr_per_step", "... + true block types unseen", ":")):
             axis.plot(range(1, len(references[key]) + 1), references[key], color="grey", linestyle=style, label=label)

@@ -23,9 +23,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from envs.blockworld.hud import hud_mask
-from worldmodel.bench_split import REGIONS, region_errors
 from envs.blockworld.render import camera_basis, camera_rays
 from envs.blockworld.state import EYE_HEIGHT
+from worldmodel.evaluation.regions import REGIONS, region_errors
 
 ELEVATION_BINS = 60
 GROUND_TRUTH = ("depth", "pose", "block_ids")
@@ -111,7 +111,7 @@ def reference_errors(windows: Sequence[dict[str, Any]], context: int, horizon: i
     """Per-step MSE (B, horizon) of both references over windows of context + horizon frames with ground truth,
     the visible fraction (B, horizon) of each target frame, its visibility masks "visible_masks"
     (B, horizon, H, W) bool and the reprojection's squared error summed by region, "reprojection_regions"
-    ({"visible": (B, horizon), "unseen": (B, horizon)}, worldmodel.bench_split)."""
+    ({"visible": (B, horizon), "unseen": (B, horizon)}, worldmodel.evaluation.regions)."""
     if not windows or not all(has_ground_truth(w) for w in windows):
         raise ValueError(f"reprojection references need {', '.join(GROUND_TRUTH)} in every window")
     by_elevation, by_block = colour_tables(windows, fov_deg)
