@@ -159,7 +159,6 @@ class WorldModelAdapter:
 
     def _rollout(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
                  progress: Progress | None) -> list[np.ndarray]:
-        b = len(runs)
         prompt = np.stack([r.prompt_frames for r in runs])  # (B, P, H, W, 3)
         acts = [r.prompt_action_arrays() for r in runs]
         prompt_actions = {k: np.stack([a[k] for a in acts]) for k in acts[0]}  # (B, P-1, ...)

@@ -20,8 +20,7 @@ from worldmodel.probes.measure import Measure, frame_at
 from worldmodel.probes.permanence import LANDMARKS
 from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun
 from worldmodel.probes.scoring import FamilyResult
-from worldmodel.probes.scripting import (ScriptBuilder, clear_path, noop, pan_prompt, pillar_site, press, spawn_feet,
-                                         turn, world_seed, yaw_to)
+from worldmodel.probes.scripting import ScriptBuilder, clear_path, noop, pan_prompt, pillar_sites, press, turn, yaw_to
 from worldmodel.probes.visibility import cell_region, eye_of
 
 NAME = "edits"
@@ -57,26 +56,18 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
         block = LANDMARKS[(i + 1) % len(LANDMARKS)]
         for variant in (QUICK_VARIANTS if cfg.quick else VARIANTS):
             found = None
-            for attempt in range(4):
-                ws = world_seed(cfg.seed, NAME, i * 10 + attempt)
-                feet = spawn_feet(env, ws)
-                base = float(np.random.default_rng(ws).uniform(0, 360))
-                for k in range(12):
-                    env.reset(seed=ws)
-                    cells = pillar_site(env.voxels, feet, base + 30 * k, DIST, 2)
-                    if cells is None or not clear_path(env.voxels, feet, base + 30 * k + 180, 3.0):
-                        continue
-                    ref = yaw_to(feet, (cells[1][0] + 0.5, 0.0, cells[1][2] + 0.5))
-                    start = Scenario(NAME, f"{variant}_world{i}", ws, (*feet, ref - r * (p - 1), 0.0),
-                                     pan_prompt(p, r), [], [(c, block) for c in cells], list(cells),
-                                     {"variant": variant, "block": block})
-                    builder = ScriptBuilder(env, start)
-                    _script(builder, variant, r, max(cfg.context, 12))
-                    scenario = builder.finish()
-                    if _valid(builder, scenario, p):
-                        found = scenario
-                        break
-                if found:
+            for ws, feet, yaw, cells in pillar_sites(env, cfg.seed, NAME, i, 4, DIST):
+                if not clear_path(env.voxels, feet, yaw + 180, 3.0):
+                    continue
+                ref = yaw_to(feet, (cells[1][0] + 0.5, 0.0, cells[1][2] + 0.5))
+                start = Scenario(NAME, f"{variant}_world{i}", ws, (*feet, ref - r * (p - 1), 0.0),
+                                 pan_prompt(p, r), [], [(c, block) for c in cells], list(cells),
+                                 {"variant": variant, "block": block})
+                builder = ScriptBuilder(env, start)
+                _script(builder, variant, r, max(cfg.context, 12))
+                scenario = builder.finish()
+                if _valid(builder, scenario, p):
+                    found = scenario
                     break
             if found is not None:
                 out.append(found)

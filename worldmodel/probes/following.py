@@ -24,8 +24,7 @@ from worldmodel.probes.permanence import LANDMARKS
 from worldmodel.probes.posesearch import yaw_difference
 from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun
 from worldmodel.probes.scoring import FamilyResult
-from worldmodel.probes.scripting import (ScriptBuilder, clear_path, noop, pan_prompt, pillar_site, press, spawn_feet,
-                                         turn, world_seed, yaw_to)
+from worldmodel.probes.scripting import ScriptBuilder, clear_path, noop, pan_prompt, pillar_sites, press, turn, yaw_to
 from worldmodel.probes.visibility import cell_region, read_selected_slot
 
 NAME = "actions"
@@ -61,29 +60,19 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     out = []
     for i in range(cfg.n_seeds):
         found = None
-        for attempt in range(4):
-            ws = world_seed(cfg.seed, NAME, i * 10 + attempt)
-            feet = spawn_feet(env, ws)
-            base = float(np.random.default_rng(ws).uniform(0, 360))
-            for k in range(12):
-                env.reset(seed=ws)
-                cells = pillar_site(env.voxels, feet, base + 30 * k, DIST, 2)
-                if cells is None:
-                    continue
-                ref = yaw_to(feet, (cells[1][0] + 0.5, 0.0, cells[1][2] + 0.5))
-                heading = ref + 44.0
-                legs = ((0, 2.5), (-90, 1.8), (90, 1.8))  # forward/back, left, right
-                if not all(clear_path(env.voxels, feet, heading + off, d) for off, d in legs):
-                    continue
-                block = LANDMARKS[(i + 2) % len(LANDMARKS)]
-                start = Scenario(NAME, f"tour_world{i}", ws, (*feet, ref - r * (p - 1), 0.0), pan_prompt(p, r), [],
-                                 [(c, block) for c in cells], list(cells), {"block": block})
-                builder = ScriptBuilder(env, start)
-                _script(builder, r)
-                if any(e[5] == 0 for e in builder.env.edits if e[0] >= p):  # the attack broke the block
-                    found = builder.finish()
-                    break
-            if found:
+        for ws, feet, _, cells in pillar_sites(env, cfg.seed, NAME, i, 4, DIST):
+            ref = yaw_to(feet, (cells[1][0] + 0.5, 0.0, cells[1][2] + 0.5))
+            heading = ref + 44.0
+            legs = ((0, 2.5), (-90, 1.8), (90, 1.8))  # forward/back, left, right
+            if not all(clear_path(env.voxels, feet, heading + off, d) for off, d in legs):
+                continue
+            block = LANDMARKS[(i + 2) % len(LANDMARKS)]
+            start = Scenario(NAME, f"tour_world{i}", ws, (*feet, ref - r * (p - 1), 0.0), pan_prompt(p, r), [],
+                             [(c, block) for c in cells], list(cells), {"block": block})
+            builder = ScriptBuilder(env, start)
+            _script(builder, r)
+            if any(e[5] == 0 for e in builder.env.edits if e[0] >= p):  # the attack broke the block
+                found = builder.finish()
                 break
         if found is not None:
             out.append(found)

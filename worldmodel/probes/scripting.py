@@ -8,7 +8,7 @@ model hears exactly the angle the truth turns). `ScriptBuilder` simulates while 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -72,6 +72,22 @@ def spawn_feet(env: BlockWorldEnv, world_seed: int) -> np.ndarray:
     """Reset to a world and return its spawn feet position (dry ground near the centre)."""
     env.reset(seed=int(world_seed))
     return np.asarray(spawn_point(env.voxels, int(world_seed)), np.float64)
+
+
+def pillar_sites(env: BlockWorldEnv, seed: int, family: str, world: int, attempts: int, dist: float
+                 ) -> Iterator[tuple[int, np.ndarray, float, list[Cell]]]:
+    """Candidate sites of a 2-block pillar for world `world` of a probe family: up to `attempts` world seeds,
+    12 headings 30 degrees apart from a seeded start in each. Yields (world seed, feet, heading in degrees, the
+    pillar's cells) with the env freshly reset to that world, for the family to accept or pass over."""
+    for attempt in range(attempts):
+        ws = world_seed(seed, family, world * 10 + attempt)
+        feet = spawn_feet(env, ws)
+        base = float(np.random.default_rng(ws).uniform(0, 360))
+        for k in range(12):
+            env.reset(seed=ws)
+            cells = pillar_site(env.voxels, feet, base + 30 * k, dist, 2)
+            if cells is not None:
+                yield ws, feet, base + 30 * k, cells
 
 
 def pillar_site(voxels: np.ndarray, feet: np.ndarray, yaw: float, dist: float, height: int) -> list[Cell] | None:
