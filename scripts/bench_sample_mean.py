@@ -29,8 +29,8 @@ def rollouts(wm, frames: np.ndarray, actions: dict[str, np.ndarray], context: in
     """Open-loop frames (B, horizon, H, W, 3) float32 from the first `context` frames and the recorded actions."""
     wm.seed(0)
     wm.reset(frames[:, :context], {k: v[:, : context - 1] for k, v in actions.items()})
-    steps = [wm.step({k: v[:, t] for k, v in actions.items()})[0] for t in range(context - 1, context - 1 + horizon)]
-    return np.stack(steps, 1).astype(np.float32)
+    script = [{k: v[:, t] for k, v in actions.items()} for t in range(context - 1, context - 1 + horizon)]
+    return wm.unroll(script)[0].astype(np.float32)
 
 
 def pooled_psnr(pred: np.ndarray, target: np.ndarray) -> float:

@@ -26,8 +26,8 @@ def rollout(wm, window: dict, context: int, horizon: int) -> np.ndarray:
     actions = window["actions"]
     wm.seed(0)
     wm.reset(window["frames"][:context], {k: v[: context - 1] for k, v in actions.items()})
-    return np.stack([wm.step({k: v[t] for k, v in actions.items()})[0]
-                     for t in range(context - 1, context - 1 + horizon)])
+    frames, _, _ = wm.unroll([{k: v[t] for k, v in actions.items()} for t in range(context - 1, context - 1 + horizon)])
+    return frames
 
 
 def main(argv: list[str] | None = None) -> int:

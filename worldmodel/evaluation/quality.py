@@ -23,8 +23,8 @@ ActionAt = Callable[[int], dict[str, np.ndarray] | None]  # recorded action of s
 def open_loop_frames(wm: WorldModel, action_at: ActionAt, first: int, horizon: int) -> np.ndarray:
     """Frames (B, horizon, H, W, 3) of an open loop from the model's current state: step t of
     first .. first + horizon - 1 takes `action_at(t)` and no real frame."""
-    rollout = [wm.step(action_at(t))[0] for t in range(first, first + horizon)]
-    return np.stack(rollout, 1)
+    frames, _, _ = wm.unroll([action_at(t) for t in range(first, first + horizon)])
+    return frames
 
 
 def bench_quality(wm: WorldModel, windows: list[dict[str, Any]], context: int, horizon: int,
