@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from envs.actions import BINARY_KEYS, CAMERA_LIMIT_DEG, action_space, complete_action, stack_actions
-from worldmodel.dynamics.actions import action_tensors
+from envs.actions import action_space
+from worldmodel.dynamics.actions import action_tensors, step_action_tensors
 from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
 from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import seeded_generators
@@ -197,21 +197,9 @@ class WorldModel:
         return view if batched else view[0]
 
     def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One action dict (unbatched) or a dict of arrays / list of dicts (batched) -> buttons, camera, known."""
-        b = self.batch_size
-        if action is None:
-            zeros = torch.zeros(b, len(BINARY_KEYS), device=self.device)
-            return zeros, torch.zeros(b, 2, device=self.device), torch.zeros(b, dtype=torch.bool, device=self.device)
-        if not self._batched:
-            action = stack_actions([complete_action(action)])
-        elif isinstance(action, Sequence) and not isinstance(action, Mapping):
-            if len(action) != b:
-                raise ValueError(f"expected a list of {b} action dicts, got {len(action)}")
-            action = stack_actions([complete_action(a) for a in action])
-        else:
-            action = _check_batched_action(action, b)
-        buttons, camera = action_tensors(action, self.device)
-        return buttons, camera, torch.ones(b, dtype=torch.bool, device=self.device)
+        """One action dict (unbatched) or a dict of arrays / list of dicts (batched) -> buttons, camera, known,
+        validated once (`worldmodel.dynamics.actions.step_action_tensors`)."""
+        return step_action_tensors(action, self.batch_size, self._batched, self.device)
 
     @torch.inference_mode()
     def step(self, action: Any) -> tuple[Any, Any, Any]:
@@ -289,21 +277,3 @@ class WorldModel:
             self._engine = self._new_engine(snap.engine.batch)
         self._engine.restore(snap.engine)
         self._batched = snap.batched
-
-
-def _check_batched_action(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:
-    """Validate a dict of arrays for `batch` worlds (missing buttons = not pressed); ValueError naming the key."""
-    unknown = sorted(set(action) - set(BINARY_KEYS) - {"camera"})
-    if unknown:
-        raise ValueError(f"unknown action key(s) {unknown}")
-    out: dict[str, np.ndarray] = {}
-    for key in BINARY_KEYS:
-        value = np.asarray(action.get(key, np.zeros(batch)))
-        if value.shape != (batch,) or not np.isin(value, (0, 1)).all():
-            raise ValueError(f"action key '{key}' must be an array of {batch} values in {{0, 1}}, got {value!r}")
-        out[key] = value.astype(np.uint8)
-    camera = np.asarray(action.get("camera", np.zeros((batch, 2))), dtype=np.float32)
-    if camera.shape != (batch, 2) or not np.isfinite(camera).all():
-        raise ValueError(f"action key 'camera' must be finite with shape ({batch}, 2), got shape {camera.shape}")
-    out["camera"] = np.clip(camera, -CAMERA_LIMIT_DEG, CAMERA_LIMIT_DEG)
-    return out

@@ -16,13 +16,13 @@ Three kinds of conditioning share one output MLP: the real action (above), a lea
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from envs.actions import BINARY_KEYS
+from envs.actions import BINARY_KEYS, CAMERA_LIMIT_DEG, complete_action
 
 from worldmodel.dynamics.config import DynamicsConfig
 
@@ -58,6 +58,51 @@ def action_tensors(actions: Mapping[str, Any], device: torch.device | str = "cpu
     if camera.shape != (*buttons.shape[:-1], 2):
         raise ValueError(f"actions key 'camera' must have shape {(*buttons.shape[:-1], 2)}, got {tuple(camera.shape)}")
     return buttons, camera
+
+
+def step_action_tensors(action: Any, batch: int, batched: bool, device: torch.device | str = "cpu"
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The action of one tick for `batch` worlds, in any form `WorldModel.step` takes, validated once ->
+    buttons (B, 18) float, camera (B, 2) float degrees (clipped to CAMERA_LIMIT_DEG), known (B,) bool.
+
+    Forms: None (unknown action: no conditioning, no turn); unbatched, one action dict (missing keys = not
+    pressed); batched, a list of `batch` action dicts or a dict of arrays (buttons (B,), camera (B, 2)).
+    Raises ValueError naming the offending key or count."""
+    if action is None:
+        zeros = torch.zeros(batch, len(BINARY_KEYS), device=device)
+        return zeros, torch.zeros(batch, 2, device=device), torch.zeros(batch, dtype=torch.bool, device=device)
+    if not batched:
+        actions = [complete_action(action)]
+    elif isinstance(action, Sequence) and not isinstance(action, Mapping):
+        if len(action) != batch:
+            raise ValueError(f"expected a list of {batch} action dicts, got {len(action)}")
+        actions = [complete_action(a) for a in action]
+    else:
+        arrays = _batched_arrays(action, batch)
+        buttons = torch.as_tensor(np.stack([arrays[key] for key in BINARY_KEYS], -1), device=device).float()
+        return buttons, torch.as_tensor(arrays["camera"], device=device), torch.ones(batch, dtype=torch.bool,
+                                                                                      device=device)
+    buttons = torch.tensor([[a[key] for key in BINARY_KEYS] for a in actions], device=device).float()
+    camera = torch.as_tensor(np.stack([a["camera"] for a in actions]), device=device).float()
+    return buttons, camera, torch.ones(batch, dtype=torch.bool, device=device)
+
+
+def _batched_arrays(action: Mapping[str, Any], batch: int) -> dict[str, np.ndarray]:
+    """Validate a dict of arrays for `batch` worlds (missing buttons = not pressed); ValueError naming the key."""
+    unknown = sorted(set(action) - set(BINARY_KEYS) - {"camera"})
+    if unknown:
+        raise ValueError(f"unknown action key(s) {unknown}")
+    out: dict[str, np.ndarray] = {}
+    for key in BINARY_KEYS:
+        value = np.asarray(action.get(key, np.zeros(batch)))
+        if value.shape != (batch,) or not np.isin(value, (0, 1)).all():
+            raise ValueError(f"action key '{key}' must be an array of {batch} values in {{0, 1}}, got {value!r}")
+        out[key] = value.astype(np.uint8)
+    camera = np.asarray(action.get("camera", np.zeros((batch, 2))), dtype=np.float32)
+    if camera.shape != (batch, 2) or not np.isfinite(camera).all():
+        raise ValueError(f"action key 'camera' must be finite with shape ({batch}, 2), got shape {camera.shape}")
+    out["camera"] = np.clip(camera, -CAMERA_LIMIT_DEG, CAMERA_LIMIT_DEG)
+    return out
 
 
 class ActionEncoder(nn.Module):
