@@ -17,21 +17,7 @@ from worldmodel.viewer import cli
 from worldmodel.viewer.keys import KeyboardControls
 from worldmodel.viewer.loop import ViewerLoop
 from worldmodel.viewer.record import VideoWriter
-
-
-@pytest.fixture(scope="module", autouse=True)
-def display() -> None:
-    pygame.display.init()  # SDL_VIDEODRIVER=dummy (tests/conftest.py)
-    yield
-    pygame.display.quit()
-
-
-def post(*events: tuple[int, dict]) -> list[pygame.event.Event]:
-    """Post events through the real queue and read them back."""
-    pygame.event.clear()
-    for kind, attrs in events:
-        pygame.event.post(pygame.event.Event(kind, attrs))
-    return pygame.event.get()
+from pygame_events import display, post  # noqa: F401  (display: autouse fixture)
 
 
 def down(key: int) -> tuple[int, dict]:

@@ -18,23 +18,9 @@ from worldmodel.dream.env import WorldModelEnv
 from worldmodel.viewer import cli
 from worldmodel.viewer.compare import CompareEnv
 from worldmodel.viewer.loop import ViewerLoop
+from pygame_events import display, post  # noqa: F401  (display: autouse fixture)
 
 FAST = dict(device="cpu", context_frames=2, render_mode="rgb_array")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def display() -> None:
-    pygame.display.init()  # SDL_VIDEODRIVER=dummy (tests/conftest.py)
-    yield
-    pygame.display.quit()
-
-
-def post(*events: tuple[int, dict]) -> list[pygame.event.Event]:
-    """Post events through the real queue and read them back."""
-    pygame.event.clear()
-    for kind, attrs in events:
-        pygame.event.post(pygame.event.Event(kind, attrs))
-    return pygame.event.get()
 
 
 def key(kind: int, code: int) -> tuple[int, dict]:
