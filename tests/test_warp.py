@@ -105,13 +105,13 @@ def test_cached_steps_with_hints_equal_full_recomputation() -> None:
 
 
 def test_fine_tuning_a_hint_free_model_starts_the_hint_from_its_token_embedding(tmp_path) -> None:
-    from worldmodel.train.cli import warm_start
+    from worldmodel.dynamics.warm_start import warm_start
 
     tokenizer = tiny_tokenizer()
     source = DynamicsObjective(DynamicsConfig(**{**TINY, "camera_hint_fov": 0.0}), tokenizer)
     source.export(tmp_path / "plain")
     target = DynamicsObjective(DynamicsConfig(**TINY), tokenizer)
-    warm_start(target, str(tmp_path / "plain"))
+    warm_start(target.model, str(tmp_path / "plain"))
     model = target.model
     assert torch.equal(model.hint_emb.weight, source.model.tok_emb.weight)
     assert torch.equal(model.tok_emb.weight, source.model.tok_emb.weight)
