@@ -272,7 +272,6 @@ def test_wm_train_help_lists_groups_and_keys(capsys) -> None:
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.skipif(not (CONFIGS / "model" / "dynamics.yaml").is_file(), reason="configs/model/dynamics.yaml not written yet")
 def test_wm_train_dynamics_cli_exports_a_world_model(tmp_path) -> None:
     pytest.importorskip("worldmodel.dynamics")
     from worldmodel.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
@@ -290,53 +289,6 @@ def test_wm_train_dynamics_cli_exports_a_world_model(tmp_path) -> None:
     assert latest_checkpoint(run_dir).name == "step_00000003"
     assert (run_dir / "world_model" / "config.json").is_file()
     assert (run_dir / "world_model" / "dynamics.safetensors").is_file()
-
-
-def test_init_from_warm_starts_the_dynamics(tmp_path) -> None:
-    from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
-    from worldmodel.tokenizer import Tokenizer, TokenizerConfig
-    from worldmodel.train.cli import warm_start
-
-    tok = TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 1, 1],
-                          res_blocks=[0, 0, 0], mid_blocks=0)
-    dyn = dict(d_model=32, n_layers=1, n_heads=2, context_frames=3, head_layers=1, lam_dim=16, lam_layers=1,
-               lam_heads=2, lam_levels=[3, 3])
-    torch.manual_seed(1)
-    source = DynamicsObjective(DynamicsConfig(**dyn), Tokenizer(TokenizerConfig(**vars(tok))))
-    source.export(tmp_path / "wm")
-    torch.manual_seed(2)
-    fresh = DynamicsObjective(DynamicsConfig(**dyn), Tokenizer(TokenizerConfig(**vars(tok))))
-    assert not torch.equal(fresh.model.pos, source.model.pos) or not all(
-        torch.equal(a, b) for a, b in zip(fresh.model.parameters(), source.model.parameters()))
-    warm_start(fresh, str(tmp_path / "wm"))
-    assert all(torch.equal(a, b) for a, b in zip(fresh.model.state_dict().values(),
-                                                  source.model.state_dict().values()))
-    wider = DynamicsObjective(DynamicsConfig(**{**dyn, "d_model": 64}), Tokenizer(TokenizerConfig(**vars(tok))))
-    with pytest.raises(ValueError, match="dynamics.safetensors"):
-        warm_start(wider, str(tmp_path / "wm"))
-    with pytest.raises(ValueError, match="not found"):
-        warm_start(fresh, str(tmp_path / "nowhere"))
-
-
-def test_init_from_warm_starts_the_tokenizer(tmp_path) -> None:
-    from worldmodel.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
-    from worldmodel.train.cli import warm_start_tokenizer
-
-    cfg = dict(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 1, 1], res_blocks=[0, 0, 0],
-               mid_blocks=0)
-    torch.manual_seed(1)
-    source = Tokenizer(TokenizerConfig(**cfg))
-    save_tokenizer(source, tmp_path / "run" / "tokenizer")
-    torch.manual_seed(2)
-    fresh = Tokenizer(TokenizerConfig(**cfg))
-    assert not all(torch.equal(a, b) for a, b in zip(fresh.parameters(), source.parameters()))
-    warm_start_tokenizer(fresh, str(tmp_path / "run"))  # a run dir resolves to its tokenizer/ export
-    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), source.state_dict().values()))
-    wider = Tokenizer(TokenizerConfig(**{**cfg, "channels": 16}))
-    with pytest.raises(ValueError, match="tokenizer.safetensors"):
-        warm_start_tokenizer(wider, str(tmp_path / "run"))
-    with pytest.raises(ValueError, match="no tokenizer found"):
-        warm_start_tokenizer(fresh, str(tmp_path / "nowhere"))
 
 
 def test_freeze_encoder_trains_the_decoder_and_keeps_the_tokens(tmp_path, capsys) -> None:
@@ -386,24 +338,157 @@ def test_wm_train_fusion_cli_adds_a_fusion_net_and_keeps_the_rest(tmp_path, caps
     assert "no horizon" in capsys.readouterr().err
 
 
+def _changed(name: str, value: object) -> object:
+    """A valid value different from a field's default, for every kind of field the run configs have."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 2 if value % 2 else (value * 2 or 2)  # odd stays odd (camera_bins), products stay divisible
+    if isinstance(value, float):
+        return value / 2 if value else 0.25
+    if isinstance(value, list):
+        return [_changed(name, v) if isinstance(v, float) else v + 1 for v in value]
+    return "cpu" if name == "device" else f"{value}_x"
+
+
+def _override(key: str, value: object) -> str:
+    """KEY=VALUE in Hydra's syntax."""
+    if isinstance(value, bool):
+        return f"{key}={str(value).lower()}"
+    if isinstance(value, list):
+        return f"{key}=[{','.join(map(str, value))}]"
+    return f"{key}={value}"
+
+
 @pytest.mark.parametrize("target", ["tokenizer", "dynamics", "fusion"])
-def test_every_typed_field_can_be_overridden_in_every_group_option(target: str) -> None:
-    """Hydra only overrides keys the composed config names: a field missing from a group file (say data.pad_end)
-    cannot be set as group.key=... on the command line."""
+def test_every_field_can_be_set_from_the_command_line_and_lands_in_the_typed_config(target: str) -> None:
+    """One composition per target that sets every field of data, model, train and the root to a non-default value;
+    the typed run config must hold them all (a field the schema lacked or a merge that dropped one would fail)."""
     import dataclasses
 
     from omegaconf import OmegaConf
 
     from worldmodel.train.cli import compose_config
+    from worldmodel.train.runs import RUNS
 
-    base = compose_config(target, ["tokenizer_checkpoint=x"] if target == "dynamics" else [])
-    for group in ("data", "train"):
-        fields = [f.name for f in dataclasses.fields(type(OmegaConf.to_object(base[group])))]
-        for option in sorted(path.stem for path in (CONFIGS / group).glob("*.yaml")):
-            for name in fields:
-                value = OmegaConf.to_container(base[group])[name]
-                shown = "[" + ",".join(map(str, value)) + "]" if isinstance(value, list) else value
-                extra = ["tokenizer_checkpoint=x"] if target == "dynamics" else []
-                compose_config(target, [*extra, f"{group}={option}", f"{group}.{name}={shown}"])
-    model_fields = [f.name for f in dataclasses.fields(type(OmegaConf.to_object(base["model"])))]
-    assert not set(model_fields) - set(OmegaConf.to_container(base["model"]))
+    default = RUNS[target]()
+    wanted: dict[str, object] = {}
+    for field in dataclasses.fields(default):
+        value = getattr(default, field.name)
+        if field.name in ("data", "model", "train"):
+            for sub in dataclasses.fields(value):
+                wanted[f"{field.name}.{sub.name}"] = _changed(sub.name, getattr(value, sub.name))
+        elif field.name not in ("defaults", "init_from", "freeze_encoder"):  # those two: tests below
+            wanted[field.name] = _changed(field.name, "x" if field.name == "tokenizer_checkpoint" else value)
+    run = OmegaConf.to_object(compose_config(target, [_override(k, v) for k, v in wanted.items()]))
+    assert isinstance(run, RUNS[target])
+    for group in ("data", "model", "train"):
+        assert type(getattr(run, group)) is type(getattr(default, group))
+    for key, value in wanted.items():
+        group, _, name = key.rpartition(".")
+        got = getattr(getattr(run, group) if group else run, name)
+        assert got == value and type(got) is type(value), key
+
+
+def test_unknown_keys_are_a_clear_error_naming_the_key(capsys) -> None:
+    from worldmodel.train.cli import compose_config
+
+    with pytest.raises(ValueError, match=r"unknown key 'model.chanels'.*did you mean 'channels'"):
+        compose_config("tokenizer", ["model.chanels=3"])
+    with pytest.raises(ValueError, match=r"unknown key 'train.stepz'.*TrainConfig"):
+        compose_config("dynamics", ["tokenizer_checkpoint=x", "train.stepz=3"])
+    with pytest.raises(ValueError, match=r"unknown key 'init_from'.*`wm train fusion`"):
+        compose_config("fusion", ["init_from=bundled"])
+    assert train_main(["fusion", "data.paht=x", "--print-config"], prog="wm train") == 2
+    assert "unknown key 'data.paht'" in capsys.readouterr().err
+    assert train_main(["tokenizer", "train.steps=many", "--print-config"], prog="wm train") == 2
+    assert "train.steps=many" in capsys.readouterr().err
+    assert train_main(["tokenizer", "train=nope", "--print-config"], prog="wm train") == 2
+    assert "train/nope" in capsys.readouterr().err
+
+
+def test_presets_change_only_what_they_name() -> None:
+    """Each YAML preset sets exactly the keys its file names (on every target) and differs from the defaults
+    somewhere; the defaults themselves live in the dataclasses, not in YAML."""
+    from omegaconf import OmegaConf
+
+    from worldmodel.train.cli import compose_config
+
+    assert not list(CONFIGS.glob("*.yaml"))  # no root configs: the run dataclasses are the roots
+    presets = sorted(p for group in ("data", "model", "train") for p in (CONFIGS / group).glob("*.yaml"))
+    assert presets
+    repeated = {(path, key) for path in presets for key in OmegaConf.load(path)}
+    for target in ("tokenizer", "dynamics", "fusion"):
+        extra = ["tokenizer_checkpoint=x"] if target == "dynamics" else []
+        base = OmegaConf.to_container(compose_config(target, extra))
+        for path in presets:
+            group, named = path.parent.name, OmegaConf.to_container(OmegaConf.load(path))
+            composed = OmegaConf.to_container(compose_config(target, [*extra, f"{group}={path.stem}"]))
+            assert composed[group] == {**base[group], **named}, path
+            assert {k: v for k, v in composed.items() if k != group} == \
+                {k: v for k, v in base.items() if k != group}, path
+            repeated -= {(path, key) for key, value in named.items() if base[group][key] != value}
+    assert not repeated, f"preset lines that repeat the defaults of every target: {sorted(repeated)}"
+
+
+def test_init_from_takes_the_architecture_from_the_source_unless_set(tmp_path) -> None:
+    from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
+    from worldmodel.tokenizer import Tokenizer, TokenizerConfig, save_tokenizer
+    from worldmodel.train.cli import compose_config
+
+    tok_cfg = TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 2, 2],
+                              res_blocks=[0, 0, 1], mid_blocks=0)
+    save_tokenizer(Tokenizer(tok_cfg), tmp_path / "tok")
+    tok = compose_config("tokenizer", [f"init_from={tmp_path / 'tok'}", "model.channels=4", "model.height=32"]).model
+    assert (list(tok.levels), list(tok.channel_mult), list(tok.res_blocks), tok.mid_blocks) == \
+        ([5, 5], [1, 2, 2], [0, 0, 1], 0)
+    assert tok.channels == 4 and tok.height == 32 and tok.width == 64  # set here / not architecture: kept
+    dyn_cfg = DynamicsConfig(d_model=32, n_layers=1, n_heads=2, context_frames=3, lam_dim=16, lam_layers=1,
+                             lam_heads=2, lam_levels=[3, 3], reward_weight=7.0)
+    DynamicsObjective(dyn_cfg, Tokenizer(tok_cfg)).export(tmp_path / "wm")
+    dyn = compose_config("dynamics", ["tokenizer_checkpoint=x", f"init_from={tmp_path / 'wm'}",
+                                      "model.n_layers=2"]).model
+    assert (dyn.d_model, dyn.n_heads, dyn.context_frames, dyn.lam_dim, list(dyn.lam_levels)) == (32, 2, 3, 16, [3, 3])
+    assert dyn.n_layers == 2 and dyn.reward_weight == 1.0  # set here / a training knob: the run's own
+    with pytest.raises(ValueError, match="not found"):
+        compose_config("dynamics", ["tokenizer_checkpoint=x", f"init_from={tmp_path / 'nowhere'}"])
+
+
+def test_wm_train_dynamics_init_from_a_smaller_model_with_the_default_model_config(tmp_path) -> None:
+    """The default model.* is far bigger than the source: the architecture comes from the source's config.json."""
+    from worldmodel.dynamics import DynamicsConfig, DynamicsObjective, load_world_model
+    from worldmodel.tokenizer import Tokenizer, TokenizerConfig
+
+    _write_tiny_store(tmp_path / "store")
+    tokenizer = Tokenizer(TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 2, 2],
+                                          res_blocks=[0, 0, 1], mid_blocks=0))
+    source = DynamicsObjective(DynamicsConfig(d_model=32, n_layers=1, n_heads=2, context_frames=3, lam_dim=16,
+                                              lam_layers=1, lam_heads=2, lam_levels=[3, 3]), tokenizer)
+    source.export(tmp_path / "wm")
+    argv = ["dynamics", f"tokenizer_checkpoint={tmp_path / 'wm'}", f"init_from={tmp_path / 'wm'}",
+            f"data.path={tmp_path / 'store'}", f"run_dir={tmp_path / 'run'}", "train=smoke", "data.clip_len=4"]
+    assert train_main(argv, prog="wm train") == 0
+    _, dynamics, _ = load_world_model(tmp_path / "run" / "world_model")
+    assert dynamics.cfg.d_model == 32 and dynamics.cfg.lam_levels == [3, 3]
+
+
+def test_wm_train_tokenizer_init_from_a_tokenizer_with_a_fusion_net(tmp_path, capsys) -> None:
+    """As `init_from=bundled`: the source has a fusion net and another architecture than the default model.*."""
+    from worldmodel.tokenizer import Tokenizer, TokenizerConfig, load_tokenizer, save_tokenizer
+
+    _write_tiny_store(tmp_path / "store")
+    source = Tokenizer(TokenizerConfig(height=16, width=16, levels=[5, 5], channels=8, channel_mult=[1, 2, 2],
+                                       res_blocks=[0, 0, 1], mid_blocks=0, fusion_channels=4))
+    save_tokenizer(source, tmp_path / "src")
+    argv = ["tokenizer", f"init_from={tmp_path / 'src'}", f"data.path={tmp_path / 'store'}", "train=smoke",
+            "model.height=16", "model.width=16", "data.clip_len=2", "freeze_encoder=true"]
+    assert train_main([*argv, f"run_dir={tmp_path / 'a'}"], prog="wm train") == 0
+    assert "frame-fusion net is left out" in capsys.readouterr().err
+    tuned = load_tokenizer(tmp_path / "a")
+    assert tuned.fusion is None and tuned.cfg.levels == [5, 5] and tuned.cfg.channels == 8
+    frames = torch.randint(0, 256, (3, 16, 16, 3), dtype=torch.uint8)
+    assert torch.equal(tuned.encode(frames), source.encode(frames))
+    assert train_main([*argv, "model.fusion_channels=4", f"run_dir={tmp_path / 'b'}"], prog="wm train") == 0
+    kept = load_tokenizer(tmp_path / "b")
+    for name, value in source.fusion.state_dict().items():  # kept as it was: not trained by `wm train tokenizer`
+        assert torch.equal(value, kept.fusion.state_dict()[name]), name

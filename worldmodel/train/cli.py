@@ -1,28 +1,32 @@
-"""`wm train tokenizer|dynamics [KEY=VALUE ...]`: compose a Hydra config, map it onto typed dataclasses, train.
+"""`wm train tokenizer|dynamics|fusion [GROUP=OPTION] [KEY=VALUE ...]`: compose a typed config, build, train.
 
-The config is composed with Hydra's compose API from the repo's configs/ directory (root configs
-train_tokenizer.yaml / train_dynamics.yaml, groups data/, model/, train/) and merged into OmegaConf structured
-configs, so a misspelt key or a wrongly typed value is an error before anything runs.
+The defaults are the run config dataclasses of worldmodel/train/runs.py, registered in Hydra's ConfigStore;
+configs/<group>/*.yaml beside the package hold only named presets (`data=crafter`, `train=smoke`). Hydra composes
+them with the command-line overrides into the typed config, so a misspelt key or a wrongly typed value is an
+error before anything runs. This module parses, builds and calls; the weight surgery lives beside the modules it
+concerns (worldmodel/tokenizer/warm_start.py, worldmodel/dynamics/warm_start.py, worldmodel/fusion/attach.py).
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
+import difflib
+import importlib
 import os
 import sys
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import worldmodel
+from worldmodel.config_docs import field_docs
 
-TARGETS = {"tokenizer": "train_tokenizer", "dynamics": "train_dynamics", "fusion": "train_fusion"}
+TARGETS = ("tokenizer", "dynamics", "fusion")
 GROUPS = ("data", "model", "train")
 EXAMPLES = """\
 examples:
   wm train tokenizer data.path=data/bw train.steps=2000 model.channels=32
   wm train tokenizer train=smoke data.path=data/bw run_dir=runs/tok_smoke
+  wm train tokenizer data=crafter data.path=data/crafter init_from=bundled   # fine-tune the bundled tokenizer
   wm train dynamics tokenizer_checkpoint=runs/tokenizer data.path=data/bw
   wm train dynamics tokenizer_checkpoint=worldmodel/bundled init_from=bundled data.path=data/bw_gold  # fine-tune
   wm train fusion world=bundled data.path=data/bw data.clip_len=20   # frame fusion on the model's rollouts
@@ -31,136 +35,120 @@ examples:
 A run resumes from the newest checkpoint in its run_dir; delete the dir (or pick another) to start afresh."""
 
 
-def config_dir() -> Path:
-    """The repo's configs/ directory (beside the worldmodel package); ValueError if it is missing."""
+def config_dir() -> Path | None:
+    """The repo's configs/ directory of presets (beside the worldmodel package); None where it is not installed
+    (the defaults need no files: they are the dataclasses)."""
     path = Path(worldmodel.__file__).resolve().parents[1] / "configs"
-    if not (path / "train_tokenizer.yaml").is_file():
-        raise ValueError(
-            f"{path}: Hydra config directory not found (expected train_tokenizer.yaml there); "
-            "run from a source checkout installed with `pip install -e .`"
-        )
-    return path
+    return path if path.is_dir() else None
 
 
-def _model_config_class(target: str) -> type:
-    """TokenizerConfig, DynamicsConfig or FusionTrainConfig (imported lazily)."""
-    if target == "tokenizer":
-        from worldmodel.tokenizer import TokenizerConfig
-
-        return TokenizerConfig
-    if target == "fusion":
-        from worldmodel.fusion.objective import FusionTrainConfig
-
-        return FusionTrainConfig
-    from worldmodel.dynamics import DynamicsConfig
-
-    return DynamicsConfig
+def preset_options(group: str) -> list[str]:
+    """Names of the presets of a config group (configs/<group>/*.yaml)."""
+    root = config_dir()
+    return sorted(p.stem for p in (root / group).glob("*.yaml")) if root else []
 
 
-def _schema(target: str) -> Any:
-    """Structured OmegaConf schema of a run: typed data/model/train groups plus the root keys."""
-    from omegaconf import MISSING, OmegaConf
+def override_keys(overrides: list[str]) -> list[str]:
+    """The dotted keys that KEY=VALUE overrides set (GROUP=OPTION preset choices left out); HydraException on
+    malformed syntax."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from worldmodel.train.config import DataConfig, TrainConfig
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o.key_or_group for o in parsed if o.key_or_group not in GROUPS and not o.key_or_group.startswith("hydra")]
 
-    root: dict[str, Any] = {
-        "data": OmegaConf.structured(DataConfig),
-        "model": OmegaConf.structured(_model_config_class(target)),
-        "train": OmegaConf.structured(TrainConfig),
-        "run_dir": f"runs/{target}",
-        "seed": 0,
-    }
-    if target == "fusion":
-        root["world"] = "bundled"
-    else:
-        root["init_from"] = ""
-    if target == "tokenizer":
-        root["freeze_encoder"] = False
-    if target == "dynamics":
-        root["tokenizer_checkpoint"] = MISSING
-    schema = OmegaConf.create(root)
-    OmegaConf.set_struct(schema, True)
-    return schema
+
+def check_keys(target: str, keys: list[str]) -> None:
+    """ValueError naming the first key that the target's run config does not have (with the closest one)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    from worldmodel.train.runs import RUNS
+
+    schema = OmegaConf.structured(RUNS[target])
+    for key in keys:
+        node: Any = schema
+        for depth, part in enumerate(key.split(".")):
+            if not isinstance(node, DictConfig):
+                break  # inside a list value: the merge checks the type
+            names = [name for name in node if name != "defaults"]
+            if part not in names:
+                where = f"{'.'.join(key.split('.')[:depth])} ({OmegaConf.get_type(node).__name__})" if depth else \
+                    f"`wm train {target}`"
+                close = difflib.get_close_matches(part, names, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ValueError(f"unknown key '{key}': {where} has no '{part}'{hint} (keys: {', '.join(names)})")
+            node = node._get_node(part)
+
+
+def _inherit_architecture(target: str, cfg: Any, model_keys: set[str]) -> None:
+    """With init_from: set the architecture keys of cfg.model that the command line left alone from the source's
+    config.json (in place)."""
+    from omegaconf import OmegaConf
+
+    warm_start = importlib.import_module(f"worldmodel.{target}.warm_start")  # tokenizer or dynamics
+    source = warm_start.source_config(str(cfg.init_from))
+    typed = warm_start.inherit_architecture(OmegaConf.to_object(cfg.model), source, keep=model_keys)
+    cfg.model = OmegaConf.structured(typed)
 
 
 def compose_config(target: str, overrides: list[str]) -> Any:
-    """Compose configs/<root>.yaml with command-line overrides and validate it against the typed schema."""
-    from hydra import compose, initialize_config_dir
+    """The typed config of `wm train TARGET`: the run dataclass's defaults, the chosen presets, the overrides and,
+    with init_from, the source's architecture; validated (ValueError or Hydra error naming the key)."""
+    from hydra import compose, initialize, initialize_config_dir
     from omegaconf import OmegaConf
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name=f"wm_train_{target}"):
-        raw = compose(config_name=TARGETS[target], overrides=overrides)
-    OmegaConf.set_struct(raw, False)
-    cfg = OmegaConf.merge(_schema(target), raw)
+    from worldmodel.train.runs import config_name, register
+
+    keys = override_keys(overrides)
+    check_keys(target, keys)
+    register()
+    root = config_dir()
+    setup = (initialize_config_dir(config_dir=str(root), version_base="1.3", job_name=f"wm_train_{target}") if root
+             else initialize(config_path=None, version_base="1.3", job_name=f"wm_train_{target}"))
+    with setup:
+        cfg = compose(config_name=config_name(target), overrides=overrides)
+    if target != "fusion" and cfg.init_from:
+        _inherit_architecture(target, cfg, {key.split(".")[1] for key in keys if key.startswith("model.")})
     for group in GROUPS:  # instantiating runs each dataclass's own validation (ValueError naming the key)
         typed = OmegaConf.to_object(cfg[group])
         if callable(getattr(typed, "validate", None)):
             typed.validate()
+    if target == "tokenizer" and cfg.freeze_encoder and not cfg.init_from:
+        raise ValueError("freeze_encoder=true needs init_from=... (a trained encoder to keep)")
     return cfg
 
 
-def field_docs(cls: type) -> dict[str, str]:
-    """Attribute docstrings (the string literal under each dataclass field) of a config class."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    body, docs = tree.body[0].body, {}  # type: ignore[attr-defined]
-    for node, nxt in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant):
-                docs[node.target.id] = " ".join(str(nxt.value.value).split())
-    return docs
-
-
 def help_text(prog: str, target: str | None = None) -> str:
-    """Usage, config groups, main keys with their defaults and docs, and examples."""
+    """Usage, preset groups, the keys with their defaults and docs (from the dataclasses), and examples."""
     from omegaconf import OmegaConf
 
-    from worldmodel.train.config import DataConfig, TrainConfig
+    from worldmodel.train.runs import RUNS
 
     lines = [f"usage: {prog} {{{','.join(TARGETS)}}} [GROUP=OPTION] [KEY=VALUE ...] [--print-config]", ""]
     lines.append("Train the tokenizer, the dynamics or the frame fusion with the generic Trainer "
                  "(worldmodel/train/trainer.py).")
-    try:
-        root = config_dir()
-    except ValueError as error:
-        return "\n".join(lines + ["", f"error: {error}"])
-    lines += ["", f"config groups (in {root}; pick one with GROUP=OPTION):"]
+    presets = config_dir() or "configs/ (not installed)"
+    lines += ["", f"config groups (presets in {presets}; GROUP=OPTION sets the keys its file names):"]
     for group in GROUPS:
-        options = sorted(p.stem for p in (root / group).glob("*.yaml"))
-        lines.append(f"  {group + ':':<7} {', '.join(options) or '(none)'}")
+        lines.append(f"  {group + ':':<7} {', '.join(preset_options(group)) or '(none)'}")
     for name in [target] if target else list(TARGETS):
+        cls = RUNS[name]
         try:
             cfg = compose_config(name, [])
-            model_cls = _model_config_class(name)
         except Exception as error:  # noqa: BLE001 - help must still print
             lines += ["", f"keys of `{prog} {name}`: unavailable ({error})"]
             continue
-        docs = {"data": field_docs(DataConfig), "model": field_docs(model_cls), "train": field_docs(TrainConfig)}
-        lines += ["", f"keys of `{prog} {name}` (defaults from {TARGETS[name]}.yaml):"]
-        root_docs = {"run_dir": "output dir: checkpoints/, tb/, config.yaml (+ tokenizer/ or world_model/)",
-                     "seed": "seed of the model initialisation",
-                     "tokenizer_checkpoint": "run dir of `wm train tokenizer` (or a tokenizer export dir); required",
-                     "init_from": ("WorldModel dir (or 'bundled') whose dynamics weights start a fresh run "
-                                   "(fine-tuning); model.* must match its config") if name == "dynamics" else
-                                  ("tokenizer export dir, tokenizer run dir or 'bundled' whose weights start a "
-                                   "fresh run (fine-tuning, e.g. on a new game); model.* must match its config"),
-                     "freeze_encoder": ("with init_from: train the decoder only, so the tokens (and every dynamics "
-                                        "model trained on them) stay valid"),
-                     "world": "WorldModel dir (or 'bundled') whose rollouts the fusion learns to show; kept frozen"}
-        for key in cfg:
-            value = cfg._get_node(key)
-            if key in GROUPS:
-                keys = list(value) if target else [k for k in value if k in docs[key]][:6]
-                for sub in keys:
-                    shown = OmegaConf.to_container(value)[sub]  # type: ignore[index]
-                    lines.append(f"  {key}.{sub}={shown}  -- {docs[key].get(sub, '')}".rstrip(" -"))
-                if not target and len(value) > len(keys):
-                    lines.append(f"  {key}.* ... ({len(value) - len(keys)} more; `{prog} {name} --help`)")
-            else:
-                shown = "???" if OmegaConf.is_missing(cfg, key) else value
-                lines.append(f"  {key}={shown}  -- {root_docs.get(key, '')}".rstrip(" -"))
+        values = OmegaConf.to_container(cfg)
+        docs = {key: field_docs(OmegaConf.get_type(cfg[key])) for key in GROUPS}
+        root_docs = field_docs(cls)
+        lines += ["", f"keys of `{prog} {name}` (defaults from {cls.__module__}.{cls.__name__}):"]
+        for key, value in values.items():  # type: ignore[union-attr]
+            if key not in GROUPS:
+                lines.append(f"  {key}={value}  -- {root_docs.get(key, '')}".rstrip(" -"))
+                continue
+            subs = list(value) if target else list(value)[:6]
+            lines += [f"  {key}.{sub}={value[sub]}  -- {docs[key].get(sub, '')}".rstrip(" -") for sub in subs]
+            if len(value) > len(subs):
+                lines.append(f"  {key}.* ... ({len(value) - len(subs)} more; `{prog} {name} --help`)")
     return "\n".join(lines + ["", EXAMPLES])
 
 
@@ -170,75 +158,74 @@ def _frame_size(dataset: Any) -> tuple[int, int]:
     return int(frames.shape[-3]), int(frames.shape[-2])
 
 
-def warm_start(module: Any, source: str) -> None:
-    """Copy the dynamics weights of a WorldModel directory ('bundled' = the shipped model) into a fresh
-    DynamicsObjective; a resumed run then overwrites them with its own checkpoint. ValueError on a mismatch."""
-    from worldmodel.checkpoint import load_safetensors, load_state_into
-    from worldmodel.dynamics.bundle import DYNAMICS_FILE
-    from worldmodel.model import BUNDLED_DIR
-
-    directory = BUNDLED_DIR if source == "bundled" else Path(source)
-    path = directory / DYNAMICS_FILE
-    if not path.is_file():
-        raise ValueError(f"init_from={source}: {path} not found (expected a WorldModel directory)")
-    state = load_safetensors(path)
-    if module.model.uses_hint and "hint_emb.weight" not in state and "tok_emb.weight" in state:
-        add_camera_hint(state, module.model)
-        print(f"init_from={source}: the source has no camera hint; its hint embedding starts as a copy of the "
-              "token embedding")
-    load_state_into(module.model, state, path)
+def _note(message: str | None) -> None:
+    """Print a warm start's note (what it had to adapt) on rank 0."""
+    if message and int(os.environ.get("RANK", "0")) == 0:
+        print(message, file=sys.stderr)
 
 
-def add_camera_hint(state: dict[str, Any], model: Any) -> None:
-    """Complete the weights of a hint-free dynamics model for a model with the camera hint: the hint embedding
-    starts as the trained token embedding (the trunk already knows what each token looks like, and the hint
-    says which token should be where next); the 'no hint' vector starts at zero."""
-    state["hint_emb.weight"] = state["tok_emb.weight"].clone()
-    state["hint_unseen"] = model.hint_unseen.detach().new_zeros(model.hint_unseen.shape)
+def _tokenizer(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
+    """The Tokenizer of a tokenizer run (warm-started with init_from) and its export."""
+    from worldmodel.tokenizer import Tokenizer, save_tokenizer
+    from worldmodel.tokenizer.warm_start import warm_start
+
+    size = _frame_size(dataset)
+    if size != (run.model.height, run.model.width):
+        raise ValueError(
+            f"{run.data.path}: frames are {size[0]}x{size[1]} but model.height x model.width is "
+            f"{run.model.height}x{run.model.width}; override model.height={size[0]} model.width={size[1]}"
+        )
+    module = Tokenizer(run.model)
+    if run.init_from:
+        _note(warm_start(module, run.init_from))
+    if module.fusion is not None:
+        module.fusion.requires_grad_(False)  # trained on a world model's rollouts (`wm train fusion`), not here
+    if run.freeze_encoder:
+        module.encoder.requires_grad_(False)  # same tokens as the source: its dynamics models stay valid
+    return module, lambda _step_dir: save_tokenizer(module, Path(run.run_dir) / "tokenizer")
 
 
-def warm_start_tokenizer(module: Any, source: str) -> None:
-    """Copy the weights of a tokenizer export ('bundled' = the shipped one) into a fresh Tokenizer, to fine-tune
-    it on new footage; a resumed run then overwrites them with its own checkpoint. ValueError on a mismatch."""
-    from worldmodel.checkpoint import load_safetensors, load_state_into
-    from worldmodel.model import BUNDLED_DIR
-    from worldmodel.tokenizer.io import WEIGHTS_FILE, resolve_tokenizer_dir
+def _dynamics(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
+    """The DynamicsObjective of a dynamics run (on its frozen tokenizer, warm-started with init_from) and its
+    export."""
+    from worldmodel.dynamics import DynamicsObjective
+    from worldmodel.dynamics.warm_start import warm_start
+    from worldmodel.tokenizer import load_tokenizer
 
-    try:
-        directory = BUNDLED_DIR if source == "bundled" else resolve_tokenizer_dir(source)
-    except (ValueError, FileNotFoundError) as error:
-        raise ValueError(f"init_from={source}: {error}") from error
-    path = directory / WEIGHTS_FILE
-    load_state_into(module, load_safetensors(path), path)
+    tokenizer = load_tokenizer(run.tokenizer_checkpoint)
+    size = _frame_size(dataset)
+    if size != (tokenizer.cfg.height, tokenizer.cfg.width):
+        raise ValueError(
+            f"{run.data.path}: frames are {size[0]}x{size[1]} but the tokenizer in {run.tokenizer_checkpoint} "
+            f"expects {tokenizer.cfg.height}x{tokenizer.cfg.width}"
+        )
+    tokenizer.requires_grad_(False)
+    module = DynamicsObjective(run.model, tokenizer)
+    if run.init_from:
+        _note(warm_start(module.model, run.init_from))
+    return module, lambda _step_dir: module.export(Path(run.run_dir) / "world_model")
 
 
-def _fusion_module(cfg: Any, fusion_cfg: Any, dataset: Any) -> tuple[Any, dict[str, Any]]:
-    """A FusionObjective for the world model `cfg.world` (its tokenizer gets a fresh fusion net of
-    fusion_cfg.channels, replacing any it had; its dynamics stay frozen) and the world model's card entries."""
-    import dataclasses
-
+def _fusion(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
+    """The FusionObjective of a fusion run (the world's tokenizer with a fresh fusion net, its dynamics frozen)
+    and its export, a WorldModel directory carrying the world's card."""
     from worldmodel.dynamics.bundle import load_world_model
+    from worldmodel.fusion.attach import carried_card, with_fresh_fusion
     from worldmodel.fusion.objective import FusionObjective
     from worldmodel.model import BUNDLED_DIR
-    from worldmodel.tokenizer import Tokenizer
 
-    world_dir = BUNDLED_DIR if str(cfg.world) == "bundled" else Path(cfg.world)
     try:
-        base, dynamics, config = load_world_model(world_dir)
+        base, dynamics, config = load_world_model(BUNDLED_DIR if run.world == "bundled" else Path(run.world))
     except FileNotFoundError as error:
-        raise ValueError(f"world={cfg.world}: {error}") from error
+        raise ValueError(f"world={run.world}: {error}") from error
     size = _frame_size(dataset)
     if size != (base.cfg.height, base.cfg.width):
-        raise ValueError(f"{cfg.data.path}: frames are {size[0]}x{size[1]} but world={cfg.world} expects "
+        raise ValueError(f"{run.data.path}: frames are {size[0]}x{size[1]} but world={run.world} expects "
                          f"{base.cfg.height}x{base.cfg.width}")
-    tokenizer = Tokenizer(dataclasses.replace(base.cfg, fusion_channels=fusion_cfg.channels,
-                                              fusion_fov_deg=fusion_cfg.fov_deg))
-    state = {k: v for k, v in base.state_dict().items() if not k.startswith("fusion.")}
-    state.update({f"fusion.{k}": v for k, v in tokenizer.fusion.state_dict().items()})
-    tokenizer.load_state_dict(state)
-    card = {k: v for k, v in (config.get("card") or {}).items()
-            if k not in ("created", "tokenizer_params", "dynamics_params", "fusion")}
-    return FusionObjective(tokenizer, dynamics, fusion_cfg), card
+    module = FusionObjective(with_fresh_fusion(base, run.model.channels, run.model.fov_deg), dynamics, run.model)
+    card = {**carried_card(config.get("card")),
+            "fusion": f"frame fusion trained on the rollouts of {run.world} ({run.data.path})"}
+    return module, lambda _step_dir: module.export(Path(run.run_dir) / "world_model", card)
 
 
 def _run(target: str, cfg: Any) -> None:
@@ -250,58 +237,35 @@ def _run(target: str, cfg: Any) -> None:
     from worldmodel.data import open_dataset
     from worldmodel.train.trainer import Trainer
 
-    data_cfg, train_cfg = OmegaConf.to_object(cfg.data), OmegaConf.to_object(cfg.train)
-    model_cfg = OmegaConf.to_object(cfg.model)
-    run_dir = Path(cfg.run_dir)
+    run = OmegaConf.to_object(cfg)
+    run_dir = Path(run.run_dir)
     snapshot = OmegaConf.to_container(cfg, resolve=True)
     if int(os.environ.get("RANK", "0")) == 0:
         write_atomic_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    dataset = open_dataset(data_cfg.path).clips(data_cfg.clip_len, seed=data_cfg.seed,
-                                                event_repeat=data_cfg.event_repeat, pad_end=data_cfg.pad_end)
-    torch.manual_seed(int(cfg.seed))
-    if target == "fusion":
-        module, card = _fusion_module(cfg, model_cfg, dataset)
-        card["fusion"] = f"frame fusion trained on the rollouts of {cfg.world} ({data_cfg.path})"
-        export = lambda _step_dir: module.export(run_dir / "world_model", card)  # noqa: E731
-    elif target == "tokenizer":
-        from worldmodel.tokenizer import Tokenizer, save_tokenizer
-
-        size = _frame_size(dataset)
-        if size != (model_cfg.height, model_cfg.width):
-            raise ValueError(
-                f"{data_cfg.path}: frames are {size[0]}x{size[1]} but model.height x model.width is "
-                f"{model_cfg.height}x{model_cfg.width}; override model.height={size[0]} model.width={size[1]}"
-            )
-        module = Tokenizer(model_cfg)
-        if cfg.init_from:
-            warm_start_tokenizer(module, str(cfg.init_from))
-        if cfg.freeze_encoder:
-            if not cfg.init_from:
-                raise ValueError("freeze_encoder=true needs init_from=... (a trained encoder to keep)")
-            module.encoder.requires_grad_(False)  # same tokens as the source: its dynamics models stay valid
-        export = lambda _step_dir: save_tokenizer(module, run_dir / "tokenizer")  # noqa: E731
-    else:
-        from worldmodel.dynamics import DynamicsObjective
-        from worldmodel.tokenizer import load_tokenizer
-
-        tokenizer = load_tokenizer(cfg.tokenizer_checkpoint)
-        size = _frame_size(dataset)
-        if size != (tokenizer.cfg.height, tokenizer.cfg.width):
-            raise ValueError(
-                f"{data_cfg.path}: frames are {size[0]}x{size[1]} but the tokenizer in {cfg.tokenizer_checkpoint} "
-                f"expects {tokenizer.cfg.height}x{tokenizer.cfg.width}"
-            )
-        tokenizer.requires_grad_(False)
-        module = DynamicsObjective(model_cfg, tokenizer)
-        if cfg.init_from:
-            warm_start(module, str(cfg.init_from))
-        export = lambda _step_dir: module.export(run_dir / "world_model")  # noqa: E731
-    trainer = Trainer(module, dataset, train_cfg, run_dir, config=snapshot, on_checkpoint=export)
+    data = run.data
+    dataset = open_dataset(data.path).clips(data.clip_len, seed=data.seed, event_repeat=data.event_repeat,
+                                            pad_end=data.pad_end)
+    torch.manual_seed(run.seed)
+    build = {"tokenizer": _tokenizer, "dynamics": _dynamics, "fusion": _fusion}[target]
+    module, export = build(run, dataset)
+    trainer = Trainer(module, dataset, run.train, run_dir, config=snapshot, on_checkpoint=export)
     if trainer.resumed_from is not None and trainer.dist.is_main:
         print(f"resuming from {trainer.resumed_from} (step {trainer.step})", file=sys.stderr)
     metrics = trainer.fit()
     if trainer.dist.is_main and metrics:
         print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+
+def _message(error: BaseException) -> str:
+    """An error's text followed by its causes' (Hydra hides the offending value in the cause)."""
+    parts = [str(error)]
+    cause = error.__cause__
+    while cause is not None:
+        text = str(cause).split("\n    full_key:")[0].strip()  # OmegaConf appends its own key/type lines
+        if text and text not in parts[-1]:
+            parts.append(text)
+        cause = cause.__cause__
+    return ": ".join(parts)
 
 
 def main(argv: list[str], prog: str = "wm train") -> int:
@@ -324,7 +288,7 @@ def main(argv: list[str], prog: str = "wm train") -> int:
         return 2
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
-    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+    from omegaconf.errors import OmegaConfBaseException
 
     try:
         cfg = compose_config(target, overrides)
@@ -339,7 +303,7 @@ def main(argv: list[str], prog: str = "wm train") -> int:
             print(f"{prog} {target}: {error.name} is not available in this version", file=sys.stderr)
             return 2
         raise
-    except (ValueError, HydraException, MissingMandatoryValue, OmegaConfBaseException) as error:
-        print(f"{prog} {target}: error: {error}", file=sys.stderr)
+    except (ValueError, HydraException, OmegaConfBaseException) as error:
+        print(f"{prog} {target}: error: {_message(error)}", file=sys.stderr)
         return 2
     return 0

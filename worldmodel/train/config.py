@@ -1,4 +1,6 @@
-"""Typed configs of a training run: the optimisation loop (TrainConfig) and where clips come from (DataConfig)."""
+"""Typed configs of a training run: the optimisation loop (TrainConfig) and where clips come from (DataConfig).
+
+The defaults here are generic; each `wm train` target sets its own in worldmodel/train/runs.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class TrainConfig:
-    """The generic training loop (worldmodel/train/trainer.py); Hydra group configs/train/."""
+    """The generic training loop (worldmodel/train/trainer.py); the `train` group of `wm train` (presets in
+    configs/train/)."""
 
     steps: int = 3000
     """Total optimizer steps (a resumed run continues up to this count)."""
@@ -66,7 +69,8 @@ class TrainConfig:
 
 @dataclass
 class DataConfig:
-    """Where training clips come from: `worldmodel.data.open_dataset(path).clips(clip_len, seed)`."""
+    """Where training clips come from: `worldmodel.data.open_dataset(path).clips(clip_len, seed)`; the `data` group of
+    `wm train` (presets in configs/data/)."""
 
     path: str = "data/blockworld"
     """Episode store directory (written by `wm collect` or `wm import`)."""
