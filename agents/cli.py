@@ -13,36 +13,42 @@ import json
 import sys
 from typing import Any
 
-from agents.config import AgentTrainConfig
+from agents.config import FLAG_NAMES, AgentTrainConfig
+from worldmodel.config_docs import field_docs
 
 BASELINES = ("random_set", "random", "scripted")
 CRAFTER_BASELINES = ("random_set",)  # Crafter's random policy: uniform over its 17 actions
 
 
-def config_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
-    """One flag per int/float/str field of a config dataclass, with the field's docstring as help."""
-    from worldmodel.train.cli import field_docs
-
+def config_parser(cls: type, prog: str, description: str,
+                  flag_names: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """One flag per int/float/str/bool field of a config dataclass: the field's type, its default and its docstring
+    as help, so a default is written only in the dataclass. A bool field that defaults to True gets --no-NAME
+    (False: --NAME). flag_names renames a field's flag (without the dashes and the no- prefix)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     docs = field_docs(cls)
     for field in dataclasses.fields(cls):
+        flag = (flag_names or {}).get(field.name, field.name.replace("_", "-"))
+        doc = docs.get(field.name, "")
+        if str(field.type) == "bool":
+            on = bool(field.default)
+            parser.add_argument(f"--no-{flag}" if on else f"--{flag}", dest=field.name, default=on,
+                                action="store_false" if on else "store_true",
+                                help=f"{doc} (sets {field.name}={not on}; default {on})")
+            continue
         kind = {"int": int, "float": float, "str": str}.get(str(field.type))
         if kind is None:  # dicts and lists: Python API only
             continue
-        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind, default=field.default,
-                            help=f"{docs.get(field.name, '')} (default {field.default})")
+        parser.add_argument(f"--{flag}", dest=field.name, type=kind, default=field.default,
+                            help=f"{doc} (default {field.default})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
 def train_parser(prog: str) -> argparse.ArgumentParser:
-    """Flags of `wm agent train`: one per AgentTrainConfig field, and --no-fusion (dream_fusion=False)."""
-    parser = config_parser(AgentTrainConfig, f"{prog} train", "Train an actor-critic inside a world model's dream "
-                           "(imagined rollouts from real contexts, lambda-returns).")
-    parser.add_argument("--no-fusion", dest="dream_fusion", action="store_false",
-                        help="decode dream frames from the tokens alone, without the world model's frame-fusion net "
-                             "(faster imagination)")
-    return parser
+    """Flags of `wm agent train`: one per AgentTrainConfig field (dream_fusion is --no-fusion)."""
+    return config_parser(AgentTrainConfig, f"{prog} train", "Train an actor-critic inside a world model's dream "
+                         "(imagined rollouts from real contexts, lambda-returns).", FLAG_NAMES)
 
 
 def dyna_parser(prog: str) -> argparse.ArgumentParser:
@@ -129,7 +135,7 @@ def real_env_factory(env_id: str, task: str, max_steps: int) -> Any:
     actions (envs.crafter_actions), each limited to max_steps."""
     import gymnasium as gym
 
-    import envs  # noqa: F401  (registers BlockWorld-v0, Crafter-v0 and WorldModel-v0)
+    import envs  # noqa: F401  (registers BlockWorld-v0, Crafter-v0)
     from agents.action_set import kind_for_env
 
     if kind_for_env(env_id) == "crafter":
@@ -145,7 +151,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     from tqdm import tqdm
 
-    import envs  # noqa: F401  (registers BlockWorld-v0 and WorldModel-v0)
+    import envs  # noqa: F401  (registers BlockWorld-v0, Crafter-v0)
     from agents.action_set import ActionSet, kind_for_env
     from agents.checkpoint import load_agent
     from agents.evaluate import AgentPolicy, FloorReward, run_episodes
@@ -182,6 +188,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         outcome = run_episodes(make_env, policy, args.episodes, args.seed, name, bar.update)
         results["policies"][name] = outcome.summary(seed=args.seed)
     if args.dream and args.agent:
+        import worldmodel.dream  # noqa: F401  (registers WorldModel-v0)
         from worldmodel import WorldModel
 
         world = WorldModel.load(args.dream)

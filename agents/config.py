@@ -1,4 +1,5 @@
-"""AgentTrainConfig: every setting of `wm agent train` (one flag per field; the docstrings are the --help)."""
+"""AgentTrainConfig: every setting of `wm agent train` and its default (agents/cli.py makes one flag per field from
+it: type, default, and the docstring as --help)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,10 @@ class AgentTrainConfig:
                              "clips (e.g. data/crafter), not live BlockWorld play")
         if self.device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"agent config 'device' must be cpu, cuda or auto, got {self.device!r}")
+
+
+FLAG_NAMES = {"dream_fusion": "fusion"}
+"""`wm agent train` flags named other than their field (without dashes and no- prefix): --no-fusion."""
 
 
 def field_names() -> list[str]:

@@ -283,3 +283,30 @@ def test_dyna_loop_records_fine_tunes_and_resumes(tiny_model, tiny_store, tmp_pa
     assert again["rounds"] == summary["rounds"] and len(open_dataset(store).episodes) == before + 1
     with pytest.raises(ValueError, match="not an episode store"):
         run_dyna(DynaConfig(store=str(tmp_path / "nowhere")))
+
+
+def test_agent_train_flags_come_from_the_config_dataclass():
+    """One flag per field (type, default and help from the dataclass); the README's command lines keep working."""
+    import dataclasses
+    import shlex
+
+    from agents.cli import train_parser
+    from worldmodel.config_docs import field_docs
+
+    def parse(line: str) -> AgentTrainConfig:
+        args = vars(train_parser("wm agent").parse_args(shlex.split(line)))
+        args.pop("no_progress")
+        return AgentTrainConfig(**args)
+
+    assert parse("") == AgentTrainConfig()
+    parser = train_parser("wm agent")
+    docs = field_docs(AgentTrainConfig)
+    helps = {action.dest: action.help for action in parser._actions}
+    for field in dataclasses.fields(AgentTrainConfig):
+        assert docs[field.name] in helps[field.name], field.name
+    readme = parse("--world bundled --task mine_gold --iterations 94 --minutes 0 --threads 2 --run-dir runs/agent_G "
+                   "--no-fusion --entropy-coef 0.03 --action-set crafter --contexts data/c --reward-floor 0.3")
+    assert readme == dataclasses.replace(AgentTrainConfig(), iterations=94, minutes=0.0, threads=2,
+                                         run_dir="runs/agent_G", dream_fusion=False, entropy_coef=0.03,
+                                         action_set="crafter", contexts="data/c", reward_floor=0.3)
+    assert isinstance(readme.minutes, float) and isinstance(readme.iterations, int)
