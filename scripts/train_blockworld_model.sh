@@ -4,7 +4,7 @@
 # measure it on held-out episodes.
 #   bash scripts/train_blockworld_model.sh [OUT_DIR] [PROFILE]
 # PROFILE cpu (default): the bundled model's architecture (d_model 128, 4 layers, window 8), sized for a 2-core CPU.
-# PROFILE gpu: d_model 256, 6 layers, window 12 (the configs/ defaults), bf16, more data and steps; for a GPU.
+# PROFILE gpu: d_model 256, 6 layers, window 12 (the DynamicsConfig defaults), bf16, more data and steps; for a GPU.
 # Every size below can be overridden from the environment (e.g. DYN_STEPS=200 TOK_STEPS=100 EPISODES=20 for a
 # smoke run). The result is a WorldModel directory, OUT_DIR/fusion/world_model, usable as --model / --world
 # (OUT_DIR/dynamics/world_model is the same model without the frame fusion).

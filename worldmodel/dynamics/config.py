@@ -1,4 +1,7 @@
-"""Typed configuration of the action-conditioned dynamics model (mirrors configs/model/dynamics.yaml)."""
+"""Typed configuration of the action-conditioned dynamics model: the one source of its defaults.
+
+The `wm train dynamics` model.* keys; registered with Hydra in worldmodel/train/runs.py.
+"""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from worldmodel.tokenizer.model import frames_to_float
 
 @dataclass
 class FusionTrainConfig:
-    """What `wm train fusion` trains (the Hydra group configs/model/fusion.yaml maps onto it)."""
+    """What `wm train fusion` trains (its model.* keys; the one source of their defaults)."""
 
     channels: int = 32
     """Width of the fusion net at half resolution (tokenizer config key fusion_channels; half of it at full

@@ -1,4 +1,7 @@
-"""Typed configuration of the frame tokenizer (the Hydra group configs/model/tokenizer.yaml maps onto it)."""
+"""Typed configuration of the frame tokenizer: the one source of its defaults (`wm train` model.* keys).
+
+Registered with Hydra in worldmodel/train/runs.py.
+"""
 
 from __future__ import annotations
 
