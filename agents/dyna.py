@@ -111,7 +111,8 @@ def record_agent(cfg: DynaConfig, agent: Path, progress: bool) -> dict[str, Any]
 
     existing = len(open_dataset(cfg.store).episodes)
     size = world_frame_size(cfg)
-    summary = collect(CollectConfig(env_id="BlockWorld-v0", out=cfg.store, policy="agent",
+    policy = "agents.policies.trained:TrainedAgentPolicy"  # by path: `wm collect` knows only envs.policies names
+    summary = collect(CollectConfig(env_id="BlockWorld-v0", out=cfg.store, policy=policy,
                                     episodes=existing + cfg.episodes, steps=cfg.steps, seed=cfg.seed,
                                     workers=cfg.workers,
                                     env_kwargs={"task": cfg.task, "height": size[0], "width": size[1]},

@@ -55,7 +55,7 @@ class LiveContexts:
 
     def __init__(self, task: str, context_frames: int, frame_shape: tuple[int, int, int], seed: int = 0,
                  pool: int = 256, refresh: int = 8, max_steps: int = 80) -> None:
-        from agents.policies.seeker import SeekerPolicy
+        from envs.policies.seeker import SeekerPolicy
         from envs.blockworld.env import BlockWorldEnv
 
         self.env = BlockWorldEnv(task=task, width=int(frame_shape[1]), height=int(frame_shape[0]),

@@ -1,6 +1,7 @@
 """Real environments: BlockWorld (a Minecraft-like ground-truth world) and wrappers. Depends on nothing of ours.
 
-Importing this package registers the Gymnasium ids (`BlockWorld-v0`, ...).
+Importing this package registers the Gymnasium ids of the real worlds (`BlockWorld-v0`, `Crafter-v0`) only; a
+learned world is registered by the package that makes it. Collection policies that need only the env: `envs.policies`.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -10,7 +11,3 @@ if "BlockWorld-v0" not in registry:
 
 if "Crafter-v0" not in registry:  # needs the optional `crafter` package, imported only when made
     register(id="Crafter-v0", entry_point="envs.crafter_env:CrafterEnv")
-
-if "WorldModel-v0" not in registry:  # the learned world (worldmodel.dream); strings only: envs imports nothing of ours
-    register(id="WorldModel-v0", entry_point="worldmodel.dream.env:WorldModelEnv",
-             vector_entry_point="worldmodel.dream.vector:WorldModelVectorEnv")

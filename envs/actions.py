@@ -27,6 +27,11 @@ def action_space() -> spaces.Dict:
     return spaces.Dict(items)
 
 
+
+def is_canonical_space(space: spaces.Space) -> bool:
+    """True when `space` is the canonical action dict (buttons, hotbar.N, camera)."""
+    return isinstance(space, spaces.Dict) and set(space.spaces) == set(BINARY_KEYS) | {"camera"}
+
 def noop_action() -> Action:
     """An action that presses nothing and does not move the camera."""
     action: Action = {key: 0 for key in BINARY_KEYS}

@@ -12,7 +12,8 @@ import pytest
 import torch
 from dream_fixtures import FRAME, tiny_model  # noqa: F401  (fixture)
 
-import envs  # noqa: F401  (registers the env ids)
+import envs  # noqa: F401  (registers BlockWorld-v0)
+import worldmodel.dream  # noqa: F401  (registers WorldModel-v0)
 from agents.action_set import ActionSet
 from agents.actor_critic import ActorCritic, ActorCriticConfig
 from agents.checkpoint import load_agent, save_agent
@@ -247,7 +248,8 @@ def test_trained_agent_records_data_for_the_dyna_loop(tmp_path):
     save_agent(tmp_path / "agent", ActorCritic(ActorCriticConfig(num_actions=len(actions), channels=(8, 8),
                                                                  hidden=16)), actions, {"note": "untrained"})
     out = tmp_path / "store"
-    summary = collect(CollectConfig(env_id="BlockWorld-v0", out=str(out), policy="agent", episodes=2, steps=6,
+    summary = collect(CollectConfig(env_id="BlockWorld-v0", out=str(out), episodes=2, steps=6,
+                                    policy="agents.policies.trained:TrainedAgentPolicy",
                                     env_kwargs={"width": FRAME, "height": FRAME, "task": "mine_gold"},
                                     policy_kwargs={"path": str(tmp_path / "agent"), "noise": 0.5}), progress=False)
     assert summary["episodes"] == 2 and not summary["failed"]

@@ -67,7 +67,8 @@ def test_eval_cli_in_crafter_prints_the_score(tmp_path, capsys):
 def test_crafter_agent_trains_in_the_dream_and_plays_crafter(tiny_model, crafter_store, tmp_path):  # noqa: F811
     import gymnasium as gym
 
-    import envs  # noqa: F401
+    import envs  # noqa: F401  (registers Crafter-v0)
+    import worldmodel.dream  # noqa: F401  (registers WorldModel-v0)
     from agents.evaluate import AgentPolicy
     from envs.crafter_actions import CanonicalCrafterActions
 

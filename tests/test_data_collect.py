@@ -12,8 +12,8 @@ import pytest
 from gymnasium import spaces
 from gymnasium.envs.registration import register, registry
 
-from agents.policies import make_policy
 from envs.actions import action_space
+from envs.policies import make_policy
 from worldmodel.data import load_episode, open_dataset
 from worldmodel.data.collect import CollectConfig, collect, episode_seed, main as collect_main
 

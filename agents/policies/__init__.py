@@ -1,48 +1,34 @@
-"""Data-collection policies: `random` (samples the env's action space) and `explorer` (scripted BlockWorld footage).
+"""All policies by name: the env-only ones of `envs.policies` (random, explorer, seeker) plus the two that need
+`agents`: `random_set` (uniform over the agent's action set) and `agent` (a trained actor-critic).
 
-`make_policy(name, action_space, seed)` builds one by name or by a `module:Class` path; every policy has
-`reset(seed)` and `act(obs, info) -> action`.
+`make_policy(name, action_space, seed)` builds one by name or by a `module:Class` path. `wm collect` knows only
+the env-only names (it sits below `agents`); give it these two by path:
+`--policy agents.policies.random_set:RandomSetPolicy` or `--policy agents.policies.trained:TrainedAgentPolicy`.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Protocol
+from typing import Any
 
 from gymnasium import spaces
 
+from agents.policies.random_set import RandomSetPolicy
+from envs.policies import POLICIES as ENV_POLICIES
+from envs.policies import Policy, build_policy
+from envs.policies.explorer import ExplorerPolicy
+from envs.policies.random_policy import RandomPolicy
+from envs.policies.seeker import SeekerPolicy
+
+__all__ = ["POLICIES", "ExplorerPolicy", "Policy", "RandomPolicy", "RandomSetPolicy", "SeekerPolicy", "make_policy"]
+
 POLICIES: dict[str, str] = {
-    "random": "agents.policies.random_policy:RandomPolicy",
-    "random_set": "agents.policies.random_policy:RandomSetPolicy",
-    "explorer": "agents.policies.explorer:ExplorerPolicy",
-    "seeker": "agents.policies.seeker:SeekerPolicy",
-    "agent": "agents.policies.trained:TrainedAgentPolicy",
-    "gold_seeker": "agents.policies.seeker:SeekerPolicy",  # the name data/bw_gold was recorded with
+    **ENV_POLICIES,
+    "random_set": "agents.policies.random_set:RandomSetPolicy",
+    "agent": "agents.policies.trained:TrainedAgentPolicy",  # imported when used (it loads torch)
 }
 
 
-class Policy(Protocol):
-    """What `wm collect` needs from a policy."""
-
-    def reset(self, seed: int) -> None:
-        """Start a new episode with this seed."""
-
-    def act(self, obs: Any, info: dict[str, Any]) -> Any:
-        """The action for the current observation (in the env's native action space)."""
-
-
 def make_policy(name: str, action_space: spaces.Space, seed: int = 0, **kwargs: Any) -> Policy:
-    """Build a policy by registered name (`random`, `explorer`, `seeker`) or `package.module:ClassName`;
-    kwargs go to its constructor (TypeError there -> ValueError naming the policy)."""
-    target = POLICIES.get(name, name)
-    if ":" not in target:
-        raise ValueError(f"unknown policy '{name}'; expected one of {sorted(POLICIES)} or 'module:Class'")
-    module_name, _, attr = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"policy '{name}': cannot import {target} ({error})") from error
-    try:
-        return cls(action_space, seed=seed, **kwargs)
-    except TypeError as error:
-        raise ValueError(f"policy '{name}': bad policy kwargs {sorted(kwargs)}: {error}") from None
+    """Build a policy by registered name (`random`, `explorer`, `seeker`, `random_set`, `agent`) or
+    `package.module:ClassName`; kwargs go to its constructor (TypeError there -> ValueError naming the policy)."""
+    return build_policy(POLICIES, name, action_space, seed, **kwargs)

@@ -2,7 +2,8 @@
 really does, so the world model learns where its dream lied (e.g. rewards it promised for attacking the
 ground).
 
-    wm collect --env BlockWorld-v0 --env-kwargs '{"task": "mine_gold"}' --policy agent \\
+    wm collect --env BlockWorld-v0 --env-kwargs '{"task": "mine_gold"}' \\
+        --policy agents.policies.trained:TrainedAgentPolicy \\
         --policy-kwargs '{"path": "runs/agent", "noise": 0.2}' --episodes 100 --steps 200 --out data/bw_gold
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agents.policies.random_policy import is_canonical
+from envs.actions import is_canonical_space
 
 
 class TrainedAgentPolicy:
@@ -25,7 +26,7 @@ class TrainedAgentPolicy:
         from agents.checkpoint import load_agent
         from agents.evaluate import AgentPolicy
 
-        if not is_canonical(action_space):
+        if not is_canonical_space(action_space):
             raise ValueError("the agent policy needs the canonical action dict (envs.actions.action_space())")
         if not 0.0 <= noise <= 1.0:
             raise ValueError(f"agent policy: 'noise' must be in [0, 1], got {noise!r}")

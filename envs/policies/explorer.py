@@ -13,8 +13,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from gymnasium import spaces
 
-from agents.policies.random_policy import is_canonical
-from envs.actions import Action, HOTBAR, complete_action
+from envs.actions import HOTBAR, Action, complete_action, is_canonical_space
 
 Behaviour = Callable[[], Iterator[dict[str, Any]]]
 
@@ -34,7 +33,7 @@ class ExplorerPolicy:
 
     def __init__(self, action_space: spaces.Space, seed: int = 0, weights: dict[str, float] | None = None,
                  max_turn_rate: float = 12.0) -> None:
-        if not is_canonical(action_space):
+        if not is_canonical_space(action_space):
             raise ValueError("the explorer policy needs the canonical action dict (envs.actions.action_space())")
         self.weights = dict(self.WEIGHTS, **(weights or {}))
         unknown = sorted(set(self.weights) - set(self.WEIGHTS))

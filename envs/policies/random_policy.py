@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.actions import BINARY_KEYS
-from worldmodel.data.record import is_canonical_space as is_canonical
+from envs.actions import BINARY_KEYS, is_canonical_space
 
 
 class RandomPolicy:
@@ -28,7 +27,7 @@ class RandomPolicy:
 
     def act(self, obs: Any, info: dict[str, Any]) -> Any:
         """A random action (buttons pressed with probability press_prob for the canonical dict)."""
-        if not is_canonical(self.space):
+        if not is_canonical_space(self.space):
             action = self.space.sample()
             if isinstance(self.space, spaces.Dict) and "camera" in action:
                 shape = np.shape(action["camera"])
@@ -42,24 +41,3 @@ class RandomPolicy:
             action[hotbar[int(self.rng.integers(len(hotbar)))]] = 1
         action["camera"] = self.rng.normal(0.0, self.camera_std, 2).astype(np.float32)
         return action
-
-
-class RandomSetPolicy:
-    """Uniform random choice over the agent's action set (agents/action_set.py): what an untrained agent does,
-    so data recorded with it shows the world model the states and actions imagination starts from."""
-
-    def __init__(self, action_space: spaces.Space, seed: int = 0, action_set: Any = None) -> None:
-        from agents.action_set import ActionSet
-
-        if not is_canonical(action_space):
-            raise ValueError("random_set needs the canonical action dict (envs.actions.action_space())")
-        self.action_set = action_set if action_set is not None else ActionSet()
-        self.reset(seed)
-
-    def reset(self, seed: int) -> None:
-        """Reseed for a new episode."""
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs: Any, info: dict[str, Any]) -> dict[str, Any]:
-        """A uniformly drawn action of the set."""
-        return self.action_set.action(int(self.rng.integers(len(self.action_set))))

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agents.policies.random_policy import is_canonical
-from envs.actions import Action, complete_action
+from envs.actions import Action, complete_action, is_canonical_space
 
 REACH = 4.0  # attack from a little inside BlockWorld's 4.5 reach
 NOISE_ACTIONS: tuple[dict[str, Any], ...] = (
@@ -45,7 +44,7 @@ class SeekerPolicy:
 
     def __init__(self, action_space: spaces.Space, seed: int = 0, noise: float = 0.0, wander: int = 0,
                  max_turn: float = 10.0) -> None:
-        if not is_canonical(action_space):
+        if not is_canonical_space(action_space):
             raise ValueError("the seeker needs the canonical action dict (envs.actions.action_space())")
         if not 0.0 <= noise <= 1.0:
             raise ValueError(f"seeker: 'noise' must be in [0, 1], got {noise!r}")

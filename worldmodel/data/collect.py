@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from envs.policies import make_policy
 from worldmodel.data.index import episode_path, episodes_dir, remove_stale_tmp, update_index
 from worldmodel.data.record import make_env, record_episode, space_description
 from worldmodel.data.store import DEFAULT_CHUNK
@@ -32,11 +33,12 @@ class CollectConfig:
     """What to record."""
 
     env_id: str
-    """Gymnasium id (ours are registered by `import envs`; 'module:Id' imports a module first)."""
+    """Gymnasium id (BlockWorld-v0, Crafter-v0 are registered by `import envs`; 'module:Id' imports a module
+    first, e.g. 'worldmodel.dream:WorldModel-v0')."""
     out: str
     """Episode store folder."""
     policy: str = "random"
-    """'random', 'explorer' (agents.policies) or 'package.module:Class'."""
+    """'random', 'explorer', 'seeker' (envs.policies) or 'package.module:Class'."""
     episodes: int = 10
     """Total episodes wanted in the store (existing ep_* are kept and skipped)."""
     steps: int = 500
@@ -63,11 +65,6 @@ def episode_name(index: int) -> str:
 def episode_seed(seed: int, index: int) -> int:
     """A well-mixed 31-bit seed for episode `index` of a run with base `seed`."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
-def make_policy(name: str, action_space: Any, seed: int, **kwargs: Any) -> Any:
-    """Policies live in `agents`, which may import worldmodel: import it lazily (no import cycle)."""
-    return importlib.import_module("agents.policies").make_policy(name, action_space, seed, **kwargs)
 
 
 _WORKER: dict[str, Any] = {}
@@ -150,7 +147,7 @@ def _check_env_id(env_id: str) -> None:
     """Fail fast in the parent on an unknown env id (the workers would each fail otherwise)."""
     import gymnasium
 
-    import envs  # noqa: F401  (registers our ids)
+    import envs  # noqa: F401  (registers BlockWorld-v0, Crafter-v0)
 
     try:
         if ":" in env_id:  # 'module:Id' as gymnasium.make accepts it

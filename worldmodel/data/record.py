@@ -11,15 +11,10 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from envs.actions import BINARY_KEYS, stack_actions, validate_action
+from envs.actions import BINARY_KEYS, is_canonical_space, stack_actions, validate_action
 from worldmodel.data.store import DEFAULT_CHUNK, EpisodeWriter
 
 IMAGE_KEYS = ("pov", "image", "rgb", "pixels", "observation")
-
-
-def is_canonical_space(space: spaces.Space) -> bool:
-    """True when `space` is the canonical action dict (buttons, hotbar.N, camera)."""
-    return isinstance(space, spaces.Dict) and set(space.spaces) == set(BINARY_KEYS) | {"camera"}
 
 
 def _is_image(space: spaces.Space) -> bool:

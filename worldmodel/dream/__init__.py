@@ -1,6 +1,6 @@
 """The dream: a learned world behind the Gymnasium API (single env, batched vector env, SB3 adapter).
 
-    import worldmodel.dream                        # registers WorldModel-v0 (as does `import envs`)
+    import worldmodel.dream                        # registers WorldModel-v0 (`import envs` does not)
     env = gymnasium.make("WorldModel-v0")           # bundled model, prompted by BlockWorld
     venv = gymnasium.make_vec("WorldModel-v0", num_envs=8, model="runs/wm")
 
@@ -17,7 +17,7 @@ ENV_ID = "WorldModel-v0"
 ENTRY_POINT = "worldmodel.dream.env:WorldModelEnv"
 VECTOR_ENTRY_POINT = "worldmodel.dream.vector:WorldModelVectorEnv"
 
-# envs/__init__.py registers the same strings; re-register if someone registered the id without the vector entry
+# the one place WorldModel-v0 is registered; re-register if someone registered the id without the vector entry
 if ENV_ID not in registry or registry[ENV_ID].vector_entry_point != VECTOR_ENTRY_POINT:
     registry.pop(ENV_ID, None)
     register(id=ENV_ID, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT)
