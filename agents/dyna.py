@@ -76,9 +76,9 @@ class DynaConfig:
 
 def world_dir(world: str) -> Path:
     """'bundled' -> the shipped model's directory; anything else as given (must hold config.json)."""
-    from worldmodel.model import BUNDLED_DIR
+    from worldmodel import bundled
 
-    path = BUNDLED_DIR if world == "bundled" else Path(world)
+    path = bundled.resolve(world)
     if not (path / "config.json").is_file():
         raise ValueError(f"world {world}: no WorldModel there ({path / 'config.json'} missing)")
     return path

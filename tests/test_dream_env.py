@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 
 import worldmodel.dream  # noqa: F401 (registers WorldModel-v0)
 from envs.actions import noop_action, stack_actions
-from worldmodel import model as model_module
+from worldmodel import bundled
 from worldmodel.dream.env import WorldModelEnv
 from worldmodel.dream.vector import WorldModelVectorEnv
 from worldmodel.model import WorldModel
@@ -64,7 +64,7 @@ def test_check_env_with_tiny_model_path_and_instance(tiny_model: Path) -> None:
     assert np.array_equal(env.render(), obs) and env.unwrapped.model is not instance  # own rollout state
 
 
-@pytest.mark.skipif(not (model_module.BUNDLED_DIR / "config.json").is_file(),
+@pytest.mark.skipif(not (bundled.BUNDLED_DIR / "config.json").is_file(),
                     reason="worldmodel/bundled/ is not installed yet (the bundled model is trained separately)")
 def test_check_env_with_bundled_default() -> None:
     env = gym.make("WorldModel-v0", device="cpu")
@@ -73,10 +73,10 @@ def test_check_env_with_bundled_default() -> None:
 
 
 def test_default_model_is_the_bundled_one(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(model_module, "BUNDLED_DIR", tiny_model)  # stands in for worldmodel/bundled/
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model)  # stands in for worldmodel/bundled/
     env = gym.make("WorldModel-v0", **FAST)
     checked(env)
-    monkeypatch.setattr(model_module, "BUNDLED_DIR", tiny_model.parent / "missing")
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model.parent / "missing")
     with pytest.raises(FileNotFoundError, match="bundled world model is missing"):
         gym.make("WorldModel-v0")
 

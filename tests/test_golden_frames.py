@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worldmodel.model import BUNDLED_DIR
+from worldmodel.bundled import BUNDLED_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden_frames.npz"

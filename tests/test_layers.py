@@ -51,9 +51,12 @@ RULES: tuple[Rule, ...] = (
     # the tokenizer may import worldmodel.fusion.net (the frame-fusion net it carries)
     Rule("worldmodel.tokenizer", tuple(WM + m for m in ("dynamics", "model", "dream", "probes", "viewer", "train"))),
     Rule("worldmodel.dynamics",  tuple(WM + m for m in ("model", "dream", "probes", "viewer"))),
+    # the one Trainer (train.trainer, train.config) serves every trainable module, the probes' auxiliary models
+    # included; the `wm train` command line and its run configs stay above what they train
     Rule("worldmodel.dream",     (WM + "train",)),
     Rule("worldmodel.viewer",    (WM + "train",)),
-    Rule("worldmodel.probes",    (WM + "train",)),
+    Rule("worldmodel.probes",    (WM + "train.cli", WM + "train.runs")),
+    Rule("worldmodel.rollout",   tuple(WM + m for m in ("model", "dream", "probes", "viewer", "train", "evaluation"))),
 )
 # fmt: on
 

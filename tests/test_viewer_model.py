@@ -13,7 +13,7 @@ import pytest
 from dream_fixtures import one_thread, tiny_model  # noqa: F401 (pytest fixtures)
 
 from envs.actions import noop_action
-from worldmodel import model as model_module
+from worldmodel import bundled
 from worldmodel.dream.env import WorldModelEnv
 from worldmodel.viewer import cli
 from worldmodel.viewer.compare import CompareEnv
@@ -139,12 +139,12 @@ def test_play_picks_the_bundled_dream_by_default(tiny_model: Path, monkeypatch: 
     made: list[str] = []
     factory = cli.ENV_FACTORIES["WorldModel-v0"]
     monkeypatch.setitem(cli.ENV_FACTORIES, "WorldModel-v0", lambda args: made.append("dream") or factory(args))
-    monkeypatch.setattr(model_module, "BUNDLED_DIR", tiny_model)  # stands in for worldmodel/bundled/
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model)  # stands in for worldmodel/bundled/
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, {"key": pygame.K_ESCAPE, "mod": 0, "unicode": "",
                                                           "scancode": 0}))
     assert cli.main(["--device", "cpu", "--scale", "1"]) == 0  # `wm play` with no (other) arguments
     assert made == ["dream"] and "played 0 steps" in capsys.readouterr().out
-    monkeypatch.setattr(model_module, "BUNDLED_DIR", tiny_model.parent / "missing")
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model.parent / "missing")
     args = cli.build_parser("wm play").parse_args([])
     assert cli.env_name(args) == "BlockWorld-v0" and "no bundled world model" in capsys.readouterr().err
     assert cli.main(["--model", "bundled", "--headless", "--actions", str(script(Path(tiny_model).parent,

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from envs.actions import BINARY_KEYS, noop_action, stack_actions
-from worldmodel import model as model_module
+from worldmodel import bundled
 from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
 from worldmodel.model import WorldModel
 from worldmodel.tokenizer import Tokenizer, TokenizerConfig
@@ -184,7 +184,7 @@ def test_corrupt_or_mismatched_files_raise_value_error_naming_the_file(exported,
 
 
 def test_missing_bundled_model_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(model_module, "BUNDLED_DIR", tmp_path / "bundled")
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "bundled")
     with pytest.raises(FileNotFoundError, match="bundled world model is missing"):
         WorldModel.load()
 

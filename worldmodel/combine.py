@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from worldmodel.dynamics.bundle import load_world_model, save_world_model
-from worldmodel.model import BUNDLED_DIR
+from worldmodel import bundled
 
 
 def encoders_match(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -32,7 +32,7 @@ def combine(world: str | Path, tokenizer_dir: str | Path, out: str | Path, allow
     """Write OUT = WORLD's dynamics + the tokenizer export at TOKENIZER_DIR; ValueError if the encoders differ."""
     from worldmodel.tokenizer import load_tokenizer
 
-    world_dir = BUNDLED_DIR if str(world) == "bundled" else Path(world)
+    world_dir = bundled.resolve(world)
     old_tokenizer, dynamics, config = load_world_model(world_dir)
     tokenizer = load_tokenizer(tokenizer_dir)
     if (tokenizer.vocab_size, tuple(tokenizer.grid)) != (dynamics.vocab_size, tuple(dynamics.grid)):

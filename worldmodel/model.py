@@ -24,15 +24,13 @@ import torch
 from einops import rearrange
 
 from envs.actions import action_space
+from worldmodel import bundled
 from worldmodel.dynamics.actions import action_tensors, step_action_tensors
 from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
 from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import seeded_generators
 from worldmodel.dynamics.warp import CameraHint
 from worldmodel.rollout import Engine, EngineSnapshot, Sampling, Step
-
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
-
 
 @dataclass
 class WorldSnapshot:
@@ -86,12 +84,12 @@ class WorldModel:
              tokenizer_factory: TokenizerFactory | None = None) -> "WorldModel":
         """Load a WorldModel directory (None = the bundled model). Never unpickles; bad files -> ValueError."""
         if path is None or str(path) == "bundled":
-            if not (BUNDLED_DIR / "config.json").is_file():
+            if not (bundled.BUNDLED_DIR / "config.json").is_file():
                 raise FileNotFoundError(
-                    f"the bundled world model is missing ({BUNDLED_DIR}/config.json not found): train one "
+                    f"the bundled world model is missing ({bundled.BUNDLED_DIR}/config.json not found): train one "
                     "(`wm train tokenizer`, then `wm train dynamics`) and pass its exported directory, "
                     "or install a release that ships worldmodel/bundled/")
-            path = BUNDLED_DIR
+            path = bundled.BUNDLED_DIR
         tokenizer, dynamics, config = load_world_model(path, tokenizer_factory)
         return cls(tokenizer, dynamics, config, device)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from worldmodel import model as model_module
+from worldmodel import bundled
 from worldmodel.model import WorldModel, resolve_device
 
 _CACHE: OrderedDict[tuple[str, int, str], WorldModel] = OrderedDict()
@@ -34,7 +34,7 @@ def resolve_model(model: Any, device: str | torch.device | None = "auto") -> Wor
     if isinstance(model, WorldModel):
         return fork(model)
     if model is None or str(model) == "bundled":
-        path = model_module.BUNDLED_DIR  # looked up at call time (tests point it elsewhere)
+        path = bundled.BUNDLED_DIR  # looked up at call time (tests point it elsewhere)
         if not (path / "config.json").is_file():
             WorldModel.load(None)  # raises the FileNotFoundError that explains how to get a model
     else:

@@ -28,9 +28,9 @@ and the decoding defaults stay the new run's own."""
 def source_dir(source: str) -> Path:
     """The WorldModel directory named by `source` ("bundled" = the shipped model); ValueError if it has no
     dynamics weights."""
-    from worldmodel import model as model_module  # looked up at call time: tests point BUNDLED_DIR elsewhere
+    from worldmodel import bundled  # BUNDLED_DIR looked up at call time: tests point it elsewhere
 
-    directory = model_module.BUNDLED_DIR if source == "bundled" else Path(source)
+    directory = bundled.BUNDLED_DIR if source == "bundled" else Path(source)
     if not (directory / DYNAMICS_FILE).is_file():
         raise ValueError(f"init_from={source}: {directory / DYNAMICS_FILE} not found (expected a WorldModel directory)")
     return directory

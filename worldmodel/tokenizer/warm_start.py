@@ -28,10 +28,10 @@ FUSION_PREFIX = "fusion."
 
 def source_dir(source: str) -> Path:
     """The directory holding the tokenizer named by `source` ("bundled" = the shipped model's); ValueError if none."""
-    from worldmodel import model as model_module  # looked up at call time: tests point BUNDLED_DIR elsewhere
+    from worldmodel import bundled  # BUNDLED_DIR looked up at call time: tests point it elsewhere
 
     try:
-        return resolve_tokenizer_dir(model_module.BUNDLED_DIR if source == "bundled" else source)
+        return resolve_tokenizer_dir(bundled.BUNDLED_DIR if source == "bundled" else source)
     except (ValueError, FileNotFoundError) as error:
         raise ValueError(f"init_from={source}: {error}") from error
 

@@ -212,10 +212,10 @@ def _fusion(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
     from worldmodel.dynamics.bundle import load_world_model
     from worldmodel.fusion.attach import carried_card, with_fresh_fusion
     from worldmodel.fusion.objective import FusionObjective
-    from worldmodel.model import BUNDLED_DIR
+    from worldmodel import bundled
 
     try:
-        base, dynamics, config = load_world_model(BUNDLED_DIR if run.world == "bundled" else Path(run.world))
+        base, dynamics, config = load_world_model(bundled.resolve(run.world))
     except FileNotFoundError as error:
         raise ValueError(f"world={run.world}: {error}") from error
     size = _frame_size(dataset)

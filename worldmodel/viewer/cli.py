@@ -85,7 +85,7 @@ def env_name(args: argparse.Namespace) -> str:
         return args.env
     if args.model is not None or args.compare:
         return MODEL_ENV
-    from worldmodel.model import BUNDLED_DIR
+    from worldmodel.bundled import BUNDLED_DIR
 
     if (BUNDLED_DIR / "config.json").is_file():
         return DEFAULT_ENV
