@@ -70,8 +70,11 @@ class ResumableSampler(DistributedSampler):
 class Trainer:
     """Train `module` on `dataset` for `cfg.steps` steps, checkpointing into `run_dir` and resuming from it.
 
-    Constructing a Trainer already loads the newest checkpoint of `run_dir`, if any (`trainer.step` tells where
-    it continues). `on_checkpoint(step_dir)` runs on rank 0 after each saved checkpoint (e.g. to export a model).
+    `dataset` is a map-style Dataset (shuffled each epoch, split across DDP ranks) or an IterableDataset (a
+    stream, e.g. data rendered on the fly: read in order, batched by cfg.batch_size; under DDP every rank reads
+    the same stream unless the dataset splits it itself). Constructing a Trainer already loads the newest
+    checkpoint of `run_dir`, if any (`trainer.step` tells where it continues). `on_checkpoint(step_dir)` runs on
+    rank 0 after each saved checkpoint (e.g. to export a model).
     """
 
     def __init__(
@@ -160,10 +163,21 @@ class Trainer:
         cfg, info = self.cfg, self.dist
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + info.rank)
         if isinstance(self.dataset, IterableDataset):
+            # A stream has no sampler to fast-forward: a resumed run replays its epoch and skips the batches the
+            # checkpoint already trained on (exact for a seeded stream, at the cost of producing them again).
             while True:
                 loader = DataLoader(self.dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                                     drop_last=True, generator=generator)
-                yield from loader
+                used, produced = self.batch_in_epoch, 0
+                for batch in loader:
+                    produced += 1
+                    if produced <= used:
+                        continue
+                    self.batch_in_epoch += 1
+                    yield batch
+                if produced == 0:
+                    raise ValueError(f"the dataset yielded fewer than train.batch_size={cfg.batch_size} samples")
+                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
         per_rank = math.ceil(len(self.dataset) / info.world_size)  # type: ignore[arg-type]
         if per_rank < cfg.batch_size:
             raise ValueError(
