@@ -11,9 +11,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pytest  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Small ops on a shared 2-core machine run fastest and steadiest on one torch thread."""
+    """Small ops on a shared 2-core machine run fastest and steadiest on one torch thread; restored after each
+    test, so a test that sets threads (a Trainer with train.threads=2) does not leak them into the next."""
     import torch
 
     threads = torch.get_num_threads()

@@ -9,15 +9,6 @@ from worldmodel.metrics import masked_psnr, masked_ssim, psnr, ssim
 from worldmodel.tokenizer import FSQ, Tokenizer, TokenizerConfig, load_tokenizer, save_tokenizer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core machine two spinning threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = dict(height=16, width=16, levels=[5, 5, 4], channels=8, channel_mult=[1, 2, 2], res_blocks=[0, 1, 1],
             mid_blocks=0)
 

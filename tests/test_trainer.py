@@ -16,15 +16,6 @@ from worldmodel.train import TrainConfig, Trainer, lr_at
 from worldmodel.train.cli import main as train_main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on the shared 2-core machine two spinning threads are many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 BUTTONS = ["forward", "back", "left", "right", "jump", "sneak", "sprint", "attack", "use"]
 
 
