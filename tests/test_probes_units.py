@@ -150,3 +150,35 @@ def test_train_aux_cli_writes_loadable_weights(tmp_path) -> None:
     aux = auxstore.load_all(tmp_path, allow_train=False)
     assert aux.info["segmenter"]["path"] == str(tmp_path / "segmenter.safetensors")
     assert aux.info["idm"]["metrics"]["steps"] == 2.0
+
+
+def test_aux_models_share_the_trainer_interface() -> None:
+    import torch
+
+    from worldmodel.probes.auxdata import TransitionStream, ViewStream, first_items
+    from worldmodel.probes.auxtrain import aux_config
+
+    seg, idm = Segmenter(), InverseDynamics()
+    views = {k: torch.as_tensor(v) for k, v in first_items(ViewStream(0), 4).items()}
+    pairs = {k: torch.as_tensor(v) for k, v in first_items(TransitionStream(0, players=2, chunk=2), 4).items()}
+    for model, batch in ((seg, views), (idm, pairs)):
+        loss, metrics = model.compute_loss(batch)
+        assert loss.ndim == 0 and torch.isfinite(loss) and all(isinstance(v, float) for v in metrics.values())
+    assert "class_weight" not in seg.state_dict() and "pos_weight" not in idm.state_dict()  # files keep their keys
+    cfg = aux_config("idm", steps=5, seed=3)
+    assert (cfg.train.steps, cfg.train.seed, cfg.train.batch_size, cfg.train.lr) == (5, 3, 64, 2e-3)
+    assert aux_config("segmenter").train.steps == 3000 and auxstore.AUTO_STEPS == {"segmenter": 1500, "idm": 1500}
+    with pytest.raises(ValueError, match="kind"):
+        aux_config("depth")
+
+
+def test_train_aux_run_dir_keeps_the_run_and_resumes(tmp_path, capsys) -> None:
+    from worldmodel.probes.cli import main
+
+    args = ["train-aux", "--only", "segmenter", "--aux-dir", str(tmp_path / "aux"), "--run-dir", str(tmp_path / "run")]
+    assert main([*args, "--steps", "2"], prog="wm probe") == 0
+    assert (tmp_path / "run" / "segmenter" / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
+    assert main([*args, "--steps", "3"], prog="wm probe") == 0
+    assert "from step 2" in capsys.readouterr().out
+    _, info = auxstore.read_aux("segmenter", tmp_path / "aux" / "segmenter.safetensors")
+    assert info["metrics"]["steps"] == 3.0

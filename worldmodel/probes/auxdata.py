@@ -5,14 +5,18 @@ random extra pillars and holes (so probe landmarks and edits are common), random
 ground-truth block-id buffer as the label. `Babbler` plays a seeded "babbling" policy (random held actions of
 random length, covering every action the probes command) and yields transitions (frame t, frame t+1) labelled
 with the actions that took effect (jump only from the ground, attack only when a block broke, ...), for the
-inverse dynamics model. Both are deterministic for a seed.
+inverse dynamics model. Both are deterministic for a seed. `ViewStream` and `TransitionStream` wrap them as
+endless torch IterableDatasets, the form the Trainer (worldmodel/train/trainer.py) reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
+from torch.utils.data import IterableDataset, get_worker_info
 
 from envs.actions import BUTTONS, HOTBAR, noop_action
 from envs.blockworld import blocks as B
@@ -188,6 +192,56 @@ class Babbler:
         out = [self.step() for _ in range(n)]
         frames = np.stack([np.stack([o[0], o[1]]) for o in out])  # (n, 2, H, W, 3)
         return Transition(frames, np.stack([o[2] for o in out]), np.stack([o[3] for o in out]))
+
+
+def _worker_seed(seed: int) -> int:
+    """`seed` in the main process; a distinct seed per DataLoader worker (else every worker repeats one stream)."""
+    worker = get_worker_info()
+    return seed if worker is None else seed + 1_000_003 * (worker.id + 1)
+
+
+class ViewStream(IterableDataset):
+    """Endless labelled views of one ViewSampler: items {"frames": (H, W, 3) uint8, "block_ids": (H, W) uint8}.
+    Each iteration restarts from `seed`, so the stream is the same every time."""
+
+    def __init__(self, seed: int, size: int = 64, views_per_world: int = 8) -> None:
+        super().__init__()
+        self.seed, self.size, self.views_per_world = seed, size, views_per_world
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        sampler = ViewSampler(_worker_seed(self.seed), self.size, self.views_per_world)
+        while True:
+            frames, ids = sampler.sample(self.views_per_world)  # one world's views
+            for frame, block_ids in zip(frames, ids):
+                yield {"frames": frame, "block_ids": block_ids}
+
+
+class TransitionStream(IterableDataset):
+    """Endless labelled transitions of `players` independent Babblers taking turns, `chunk` consecutive
+    transitions each, so a batch of players * chunk holds a run from every player. Items: {"frames": (2, H, W, 3)
+    uint8, "buttons": (len(IDM_LABELS),) float32, "camera": (2,) float32 degrees}. Each iteration restarts from
+    `seed` (player i plays seed * 1000 + i), so the stream is the same every time."""
+
+    def __init__(self, seed: int, size: int = 64, players: int = 8, chunk: int = 8) -> None:
+        super().__init__()
+        self.seed, self.size, self.players, self.chunk = seed, size, players, chunk
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        seed = _worker_seed(self.seed)
+        players = [Babbler(seed * 1000 + i, self.size) for i in range(self.players)]
+        while True:
+            for player in players:
+                run = player.sample(self.chunk)
+                for i in range(self.chunk):
+                    yield {"frames": run.frames[i], "buttons": run.buttons[i], "camera": run.camera[i]}
+
+
+def first_items(stream: IterableDataset, n: int) -> dict[str, np.ndarray]:
+    """The first `n` items of a stream, stacked per key (e.g. label frequencies before training on it)."""
+    items = list(islice(iter(stream), n))
+    if not items:
+        raise ValueError(f"{type(stream).__name__} yielded no items")
+    return {key: np.stack([item[key] for item in items]) for key in items[0]}
 
 
 assert set(IDM_BUTTONS) <= set(BUTTONS)

@@ -2,7 +2,8 @@
 
 Lookup order for each model: `aux_dir` (if given) -> the weights shipped in worldmodel/probes/weights/ ->
 the user cache (~/.cache/worldmodel/probes, or $WM_CACHE/probes) -> train now (a few minutes on a CPU) and save
-into `aux_dir` or the cache. Files are float16 safetensors with JSON metadata (format, config, held-out metrics);
+into `aux_dir` or the cache (worldmodel/probes/auxtrain.py, with the one Trainer). Files are float16 safetensors
+with JSON metadata (format, config, held-out metrics) and hold the network alone (no training-only buffers);
 loading never unpickles, and a corrupt or mismatched file -> ValueError naming it.
 """
 
@@ -21,6 +22,7 @@ from torch import nn
 from worldmodel.checkpoint import load_safetensors, load_state_into, save_safetensors
 from worldmodel.probes import idm as idm_mod
 from worldmodel.probes import segmenter as seg_mod
+from worldmodel.probes.auxtrain import train_aux
 
 FORMAT = "worldmodel.probes.aux/1"
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
@@ -89,16 +91,6 @@ def find_aux(kind: str, aux_dir: str | Path | None = None) -> Path | None:
         if (root / FILES[kind]).is_file():
             return root / FILES[kind]
     return None
-
-
-def train_aux(kind: str, steps: int, seed: int = 0, log: Callable[[str], None] | None = None
-              ) -> tuple[nn.Module, dict[str, float]]:
-    """Train one aux model from scratch on rendered BlockWorld data."""
-    if kind == "segmenter":
-        return seg_mod.train_segmenter(steps=steps, seed=seed, log=log)
-    if kind == "idm":
-        return idm_mod.train_idm(steps=steps, seed=seed, log=log)
-    raise ValueError(f"unknown aux model kind {kind!r}; expected one of {sorted(FILES)}")
 
 
 def load_aux(kind: str, aux_dir: str | Path | None = None, allow_train: bool = True,

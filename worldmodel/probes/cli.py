@@ -2,7 +2,7 @@
 
     wm probe --model bundled|oracle|copy-last|frozen-first|PATH --suite all --out DIR [--seeds N] [--quick]
     wm probe --env ID --suite lookback --model PATH --out DIR     # generic look-away-and-back on any env
-    wm probe train-aux [--aux-dir DIR] [--steps N]
+    wm probe train-aux [--aux-dir DIR] [--steps N] [--run-dir DIR]
 """
 
 from __future__ import annotations
@@ -54,33 +54,43 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def train_parser(prog: str) -> argparse.ArgumentParser:
-    """Options of `wm probe train-aux`."""
+    """Options of `wm probe train-aux`: each maps onto a field of the models' training configs
+    (worldmodel/probes/auxtrain.py, where the defaults live)."""
+    from worldmodel.probes.auxtrain import IDMTrainConfig, SegmenterTrainConfig
+
+    seg, idm = SegmenterTrainConfig().train, IDMTrainConfig().train
     parser = argparse.ArgumentParser(prog=f"{prog} train-aux", description="Train the probes' block-id segmenter "
                                      "and inverse dynamics model on freshly rendered BlockWorld data.")
     parser.add_argument("--aux-dir", type=Path, default=None, metavar="DIR",
                         help="where to save (default: the user cache, ~/.cache/worldmodel/probes)")
     parser.add_argument("--only", choices=("segmenter", "idm"), default=None, help="train just one of them")
-    parser.add_argument("--steps", type=int, default=3000, metavar="N", help="optimiser steps per model")
-    parser.add_argument("--seed", type=int, default=0, metavar="S")
-    parser.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    parser.add_argument("--steps", type=int, default=None, metavar="N",
+                        help=f"optimiser steps per model: train.steps (default {seg.steps} segmenter, "
+                        f"{idm.steps} idm)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help=f"seed of the weights and the rendered data: train.seed (default {seg.seed})")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads: train.threads (default: torch's)")
+    parser.add_argument("--run-dir", type=Path, default=None, metavar="DIR",
+                        help="keep each model's training run (checkpoints, TensorBoard, config.json) in DIR/<model> "
+                        "and resume from it (default: a temporary dir)")
     return parser
 
 
 def train_main(argv: list[str], prog: str) -> int:
     """`wm probe train-aux`."""
-    import torch
-
-    from worldmodel.probes.auxstore import cache_dir, save_aux, train_aux
+    from worldmodel.probes.auxstore import cache_dir, save_aux
+    from worldmodel.probes.auxtrain import train_aux
 
     args = train_parser(prog).parse_args(argv)
-    if args.steps < 1:
-        print(f"{prog} train-aux: --steps must be >= 1", file=sys.stderr)
-        return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
     target = args.aux_dir or cache_dir()
     for kind in ([args.only] if args.only else ["segmenter", "idm"]):
-        model, metrics = train_aux(kind, args.steps, args.seed, log=print)
+        run_dir = args.run_dir / kind if args.run_dir else None
+        try:
+            model, metrics = train_aux(kind, args.steps, args.seed, log=print, run_dir=run_dir, threads=args.threads)
+        except ValueError as error:
+            print(f"{prog} train-aux: {error}", file=sys.stderr)
+            return 2
         path = save_aux(kind, model, metrics, target)
         print(f"{kind}: {path} {({k: round(v, 4) for k, v in metrics.items()})}")
     return 0

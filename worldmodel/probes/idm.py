@@ -4,14 +4,13 @@ Trained in-project on `Babbler` transitions in BlockWorld (effective labels: jum
 only when a block broke, hotbar only when the selection changed). It reads model-generated frames for the
 action-following probe (family E): if a world model obeys "forward", the IDM sees forward motion in its frames.
 Outputs: one logit per IDM_LABELS entry and the camera delta [pitch, yaw] in degrees. ~0.2 M parameters.
+Trained by the one Trainer through `compute_loss` (worldmodel/probes/auxtrain.py).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -38,7 +37,10 @@ class IDMConfig:
 
 
 class InverseDynamics(nn.Module):
-    """(B, 2, H, W, 3) uint8 frame pairs -> logits (B, len(IDM_LABELS)), camera (B, 2) degrees."""
+    """(B, 2, H, W, 3) uint8 frame pairs -> logits (B, len(IDM_LABELS)), camera (B, 2) degrees.
+
+    `pos_weight` (a training-only buffer, not saved: weight files hold the network alone) scales the positive
+    term of each label's BCE; training sets it from the label frequencies (`label_weights`)."""
 
     def __init__(self, cfg: IDMConfig | None = None) -> None:
         super().__init__()
@@ -53,6 +55,7 @@ class InverseDynamics(nn.Module):
         side = self.side
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(cin * side * side, cfg.hidden), nn.SiLU(),
                                   nn.Linear(cfg.hidden, len(IDM_LABELS) + 2))
+        self.register_buffer("pos_weight", torch.ones(len(IDM_LABELS)), persistent=False)
 
     def forward(self, pairs: Tensor) -> tuple[Tensor, Tensor]:
         """Logits of the binary labels and the camera delta in degrees."""
@@ -60,6 +63,21 @@ class InverseDynamics(nn.Module):
         x = torch.cat([x[:, 0], x[:, 1], x[:, 1] - x[:, 0]], dim=1)  # (B, 9, H, W)
         out = self.head(F.adaptive_avg_pool2d(self.trunk(x), self.side))
         return out[:, : len(IDM_LABELS)], out[:, len(IDM_LABELS) :] * CAMERA_SCALE
+
+    def compute_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        """Batch {"frames": (B, 2, H, W, 3) uint8, "buttons": (B, len(IDM_LABELS)) in {0, 1}, "camera": (B, 2)
+        degrees} -> BCE of the labels (weighted by pos_weight) + smooth L1 of the camera in CAMERA_SCALE units."""
+        logits, cam = self(batch["frames"])
+        bce = F.binary_cross_entropy_with_logits(logits.float(), batch["buttons"].float(), pos_weight=self.pos_weight)
+        cam_loss = F.smooth_l1_loss(cam.float() / CAMERA_SCALE, batch["camera"].float() / CAMERA_SCALE)
+        return bce + cam_loss, {"bce": bce.item(), "camera_loss": cam_loss.item()}
+
+
+def label_weights(buttons: np.ndarray) -> Tensor:
+    """pos_weight from labels (N, len(IDM_LABELS)): sqrt of the negative/positive ratio, clipped to [1, 8] first,
+    so rare actions (jump, hotbar) are not drowned by the idle majority."""
+    rates = np.mean(buttons, axis=0)
+    return torch.as_tensor(np.clip((1 - rates) / np.maximum(rates, 1e-3), 1.0, 8.0) ** 0.5, dtype=torch.float32)
 
 
 @torch.inference_mode()
@@ -86,14 +104,6 @@ def action_classes(buttons: np.ndarray, camera: np.ndarray) -> np.ndarray:
     return np.concatenate([buttons > 0.5, cam], axis=1)
 
 
-def _loss(model: InverseDynamics, pairs: Tensor, labels: Tensor, camera: Tensor, pos_weight: Tensor
-          ) -> tuple[Tensor, Tensor]:
-    logits, cam = model(pairs)
-    bce = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight)
-    cam_loss = F.smooth_l1_loss(cam / CAMERA_SCALE, camera / CAMERA_SCALE)
-    return bce + cam_loss, logits
-
-
 def evaluate_idm(model: InverseDynamics, seed: int, n: int = 1024, size: int = 64) -> dict[str, float]:
     """Held-out per-class F1 on fresh babbling and the camera mean absolute error (degrees)."""
     data = Babbler(seed, size).sample(n)
@@ -115,39 +125,6 @@ def f1_score(true: np.ndarray, pred: np.ndarray) -> float:
     tp = float(np.sum(true & pred))
     denom = float(np.sum(true) + np.sum(pred))
     return 2 * tp / denom if denom > 0 else math.nan
-
-
-def train_idm(steps: int = 3000, batch: int = 64, lr: float = 2e-3, seed: int = 0, size: int = 64,
-              cfg: IDMConfig | None = None, log: Callable[[str], None] | None = None
-              ) -> tuple[InverseDynamics, dict[str, float]]:
-    """Train on fresh babbling transitions (8 independent players per batch); returns the model and metrics."""
-    torch.manual_seed(seed)
-    players = [Babbler(seed * 1000 + i, size) for i in range(8)]
-    model = InverseDynamics(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    small = steps < 100  # smoke runs (tests): smaller samples for the label rates and the held-out check
-    rates = np.mean(np.concatenate([p.sample(8 if small else 64).buttons for p in players]), axis=0)
-    pos_weight = torch.as_tensor(np.clip((1 - rates) / np.maximum(rates, 1e-3), 1.0, 8.0) ** 0.5,
-                                 dtype=torch.float32)
-    start = time.time()
-    model.train()
-    for step in range(steps):
-        parts = [p.sample(batch // len(players)) for p in players]
-        pairs = torch.as_tensor(np.concatenate([p.frames for p in parts]))
-        labels = torch.as_tensor(np.concatenate([p.buttons for p in parts]))
-        camera = torch.as_tensor(np.concatenate([p.camera for p in parts]))
-        loss, _ = _loss(model, pairs, labels, camera, pos_weight)
-        for group in opt.param_groups:
-            group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1))))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if log is not None and (step % 200 == 0 or step == steps - 1):
-            log(f"idm step {step}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f}s)")
-    model.eval()
-    metrics = evaluate_idm(model, seed + 20_011, 64 if small else 512, size)
-    metrics["steps"] = float(steps)
-    return model, metrics
 
 
 def config_dict(cfg: IDMConfig) -> dict[str, object]:
