@@ -19,9 +19,16 @@ def display() -> Iterator[None]:
     pygame.display.quit()
 
 
-def post(*events: tuple[int, dict]) -> list[pygame.event.Event]:
-    """Post events through the real queue and read them back."""
+def queue(*events: tuple[int, dict]) -> None:
+    """Post events to the real queue, for ViewerLoop.run() to read (re-opening the display a run() closed)."""
+    if not pygame.display.get_init():
+        pygame.display.init()
     pygame.event.clear()
     for kind, attrs in events:
         pygame.event.post(pygame.event.Event(kind, attrs))
+
+
+def post(*events: tuple[int, dict]) -> list[pygame.event.Event]:
+    """Post events through the real queue and read them back."""
+    queue(*events)
     return pygame.event.get()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -18,7 +19,7 @@ from worldmodel.dream.env import WorldModelEnv
 from worldmodel.viewer import cli
 from worldmodel.viewer.compare import CompareEnv
 from worldmodel.viewer.loop import ViewerLoop
-from pygame_events import display, post  # noqa: F401  (display: autouse fixture)
+from pygame_events import display, post, queue  # noqa: F401  (display: autouse fixture)
 
 FAST = dict(device="cpu", context_frames=2, render_mode="rgb_array")
 
@@ -73,17 +74,18 @@ def test_rewind_branch_and_bookmark(tiny_model: Path) -> None:
     for _ in range(3):
         loop.tick(post(key(pygame.KEYDOWN, pygame.K_BACKSPACE)))
     assert loop.paused and loop.timeline.rewound == 3 and env.steps == 7  # browsing costs no model step
+    assert loop.steps == 4 and loop.ticks == 7  # the HUD step follows the frame on screen
     np.testing.assert_array_equal(loop.image, images[4])
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_PERIOD)))
     np.testing.assert_array_equal(loop.image, images[5])
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_b)))  # bookmark here (brings the env to this frame)
-    assert env.steps == 5 and loop.timeline.rewound == 0
+    assert env.steps == loop.steps == 5 and loop.timeline.rewound == 0
     # one step with the action tick 6 had ('w' released): same state, same action, same frame
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_PERIOD), key(pygame.KEYUP, pygame.K_w)))
     np.testing.assert_array_equal(loop.image, images[6])
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_p)))  # resume
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_n)))  # back to the bookmark, play on from there
-    assert env.steps == 6 and loop.message == "back at the bookmark"
+    assert env.steps == 6 and loop.message == "back at the bookmark" and loop.steps == 6
     for _ in range(3):
         loop.tick(post(key(pygame.KEYDOWN, pygame.K_BACKSPACE)))
     assert loop.timeline.rewound == 1  # the timeline restarted at the bookmark: one tick back is all there is
@@ -100,9 +102,18 @@ def test_compare_view_shows_truth_beside_the_dream(tiny_model: Path) -> None:
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_BACKSPACE)))
     loop.tick(post(key(pygame.KEYDOWN, pygame.K_p)))  # resume = branch both worlds
     assert env.truth.tick == 2 and env.dream.steps == 1
+    assert loop.task is None and not any("reward" in line for line in loop.hud_lines())  # the dream has no task
     with pytest.raises(ValueError, match="prompted by BlockWorld"):
         CompareEnv(WorldModelEnv(model=tiny_model, prompt=lambda seed: (np.zeros((1, 16, 16, 3), np.uint8), None),
                                  device="cpu"))
+
+
+def test_compare_window_fits_the_screen(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pygame.display, "Info", lambda: SimpleNamespace(current_w=200, current_h=400))
+    loop = ViewerLoop(CompareEnv(WorldModelEnv(model=tiny_model, **FAST)), seed=0)  # no scale: fit the screen
+    queue(key(pygame.KEYDOWN, pygame.K_ESCAPE))
+    loop.run()
+    assert loop.scale == 5 and loop.surface.get_size() == (165, 80)  # 33 px wide: (200 - 32) // 33 = 5
 
 
 def script(tmp_path: Path, lines: list[dict]) -> Path:
@@ -140,10 +151,9 @@ def test_play_picks_the_bundled_dream_by_default(tiny_model: Path, monkeypatch: 
     factory = cli.ENV_FACTORIES["WorldModel-v0"]
     monkeypatch.setitem(cli.ENV_FACTORIES, "WorldModel-v0", lambda args: made.append("dream") or factory(args))
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model)  # stands in for worldmodel/bundled/
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, {"key": pygame.K_ESCAPE, "mod": 0, "unicode": "",
-                                                          "scancode": 0}))
+    queue(key(pygame.KEYDOWN, pygame.K_ESCAPE))
     assert cli.main(["--device", "cpu", "--scale", "1"]) == 0  # `wm play` with no (other) arguments
-    assert made == ["dream"] and "played 0 steps" in capsys.readouterr().out
+    assert made == ["dream"] and capsys.readouterr().out == "played 0 ticks, 0 episodes; reward 0.00 (no task)\n"
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tiny_model.parent / "missing")
     args = cli.build_parser("wm play").parse_args([])
     assert cli.env_name(args) == "BlockWorld-v0" and "no bundled world model" in capsys.readouterr().err

@@ -105,13 +105,14 @@ def make_env(args: argparse.Namespace, name: str | None = None) -> gym.Env:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """Command-line options of `wm play`."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keys imports pygame: no banner in --help
+    from worldmodel.viewer.keys import controls_text
+
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Play a world with keyboard and mouse (pygame window), or replay an action script headless.",
         epilog=(
-            "Controls: W A S D move, Space jump, Shift sneak, Ctrl sprint, mouse or arrow keys look, left click (or F)"
-            " attack, right click (or E) use, 1-9 hotbar slot, P pause, Backspace step back, . step forward,"
-            " B bookmark, N branch from the bookmark, R reset (the dream: a new prompt), Esc quit.\n"
+            f"Controls: {controls_text()}\n"
             "Action scripts are JSON Lines, one action dict per line, e.g. {\"forward\": 1, \"camera\": [0, 15]};"
             " absent keys mean not pressed / no camera motion.\n"
             f"Examples:\n  {prog}                        (the bundled model, prompted by a BlockWorld frame)\n"
@@ -131,7 +132,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, metavar="N", default=1, help="torch CPU threads for the dream (default 1: its small matrices gain little from more, and on a busy machine extra threads stall)")
     parser.add_argument("--seed", type=int, metavar="N", default=None, help="seed of the first episode (default: random)")
     parser.add_argument("--size", type=int, metavar="PX", default=None, help="BlockWorld observation size in pixels (default 64; the dream's is the model's)")
-    parser.add_argument("--scale", type=int, metavar="N", default=8, help="window pixels per observation pixel (default 8)")
+    parser.add_argument("--scale", type=int, metavar="N", default=None, help="window pixels per observation pixel (default: the largest up to 8 at which the window fits the screen)")
     parser.add_argument("--fps", type=float, metavar="HZ", default=20.0, help="ticks per second (default 20, the env's tick rate)")
     parser.add_argument("--record", type=Path, metavar="OUT", default=None, help="write the played frames to OUT.mp4 or OUT.gif")
     parser.add_argument("--record-scale", type=int, metavar="N", default=4, help="upscale factor of recorded frames (default 4)")
@@ -206,8 +207,8 @@ def replay(args: argparse.Namespace, actions: list[Action]) -> int:
     finally:
         env.close()
     frames = recorder.close() if recorder is not None else 0
-    where = f", {frames} frames -> {args.record}" if recorder is not None else ""
-    print(f"replayed {len(actions)} actions ({loop.episodes} resets, last return {loop.episode_return:g}){where}")
+    where = f"; {frames} frames -> {args.record}" if recorder is not None else ""
+    print(loop.summary() + where)
     return 0
 
 
@@ -224,11 +225,11 @@ def play(args: argparse.Namespace) -> int:
     try:
         loop = ViewerLoop(env, seed=args.seed, scale=args.scale, fps=args.fps, controls=controls,
                           recorder=recorder, record_scale=args.record_scale)
-        steps = loop.run(caption=f"wm play {name}")
+        loop.run(caption=f"wm play - {name}")
     finally:
         env.close()
         frames = recorder.close() if recorder is not None else 0
-    print(f"played {steps} steps" + (f", {frames} frames -> {args.record}" if recorder is not None else ""))
+    print(loop.summary() + (f"; {frames} frames -> {args.record}" if recorder is not None else ""))
     return 0
 
 

@@ -1,8 +1,8 @@
 """Timeline: the viewer's rewind buffer - recent frames of the episode, sparse saved states, branching.
 
-Every tick stores its frame, the action that led to it and the return so far (cheap); every `keyframe_every`
-ticks it also stores `env.save_state()` (a BlockWorld copy, or a dream snapshot holding the model's KV cache,
-~10 MB for the bundled model - hence sparse). Stepping back only moves a cursor over stored frames, so it is
+Every tick stores its frame, the action that led to it, its step in the episode and the return so far (cheap);
+every `keyframe_every` ticks it also stores `env.save_state()` (a BlockWorld copy, or a dream snapshot holding
+the model's KV cache, ~10 MB for the bundled model - hence sparse). Stepping back only moves a cursor over stored frames, so it is
 instant. Branching from the cursor restores the nearest saved state at or before it and replays the stored
 actions up to it (envs are deterministic given their saved state), then drops the frames after it.
 The buffer is a ring: beyond `capacity` ticks the oldest are dropped, always keeping a saved state first.
@@ -27,6 +27,7 @@ class Entry:
     action: Action | None  # the action that led to this frame (None for an episode's first frame)
     episode_return: float
     state: Any = None  # env.save_state() at this frame, on keyframes only
+    step: int = 0  # ticks since the episode began
 
 
 def supports_states(env: Any) -> bool:
@@ -51,19 +52,21 @@ class Timeline:
         """How many ticks the cursor is behind the newest frame (0 = live)."""
         return len(self.entries) - 1 - self.cursor
 
-    def start(self, image: np.ndarray, state: Any, episode_return: float = 0.0) -> None:
+    def start(self, image: np.ndarray, state: Any, episode_return: float = 0.0, step: int = 0) -> None:
         """Begin a new timeline (episode start, or a restored bookmark) at a frame with its saved state."""
-        self.entries = deque([Entry(image, None, episode_return, state)])
+        self.entries = deque([Entry(image, None, episode_return, state, step)])
         self.cursor = 0
         self._since_key = 0
 
-    def push(self, image: np.ndarray, action: Action, episode_return: float, save: Callable[[], Any]) -> None:
-        """Append a live step (the cursor must be at the end); saves a state every keyframe_every ticks."""
+    def push(self, image: np.ndarray, action: Action, episode_return: float, save: Callable[[], Any],
+             step: int = 0) -> None:
+        """Append a live step (the cursor must be at the end); saves a state every keyframe_every ticks.
+        step: ticks since the episode began, restored with the frame on rewind."""
         self._since_key += 1
         state = None
         if self._since_key >= self.keyframe_every:
             state, self._since_key = save(), 0
-        self.entries.append(Entry(image, action, episode_return, state))
+        self.entries.append(Entry(image, action, episode_return, state, step))
         while len(self.entries) > self.capacity or (len(self.entries) > 1 and self.entries[0].state is None):
             self.entries.popleft()  # the first entry must hold a state, or branching could not restore it
         self.cursor = len(self.entries) - 1

@@ -3,53 +3,79 @@
 State is tracked from KEYDOWN/KEYUP and MOUSEBUTTONDOWN/UP events, so tests can drive it with
 `pygame.event.post`. A key pressed and released between two ticks still counts as pressed for one tick.
 
-Controls: W A S D move, Space jump, Shift sneak, Ctrl sprint, mouse or arrow keys look, left click (or F)
-attack, right click (or E) use, 1-9 select a hotbar slot, P pause, Backspace (or ,) step back, . step forward,
-B bookmark, N branch from the bookmark, R reset, Esc quit.
+CONTROLS is the one table of controls: each row says what to press and what it does (the help overlay, H, and
+the `wm play --help` text are made from it) and holds that row's bindings; the key maps below are built from it,
+so the help cannot list a key that does nothing or miss one that does something.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
 
 import numpy as np
 import pygame
 
 from envs.actions import Action, noop_action
 
-KEY_BUTTONS: dict[int, str] = {
-    pygame.K_w: "forward",
-    pygame.K_s: "back",
-    pygame.K_a: "left",
-    pygame.K_d: "right",
-    pygame.K_SPACE: "jump",
-    pygame.K_LSHIFT: "sneak",
-    pygame.K_RSHIFT: "sneak",
-    pygame.K_LCTRL: "sprint",
-    pygame.K_RCTRL: "sprint",
-    pygame.K_f: "attack",
-    pygame.K_e: "use",
-}
-MOUSE_BUTTONS: dict[int, str] = {1: "attack", 3: "use"}
-ARROWS: dict[int, tuple[float, float]] = {  # key -> (pitch sign, yaw sign); pitch positive looks down
-    pygame.K_UP: (-1.0, 0.0),
-    pygame.K_DOWN: (1.0, 0.0),
-    pygame.K_LEFT: (0.0, -1.0),
-    pygame.K_RIGHT: (0.0, 1.0),
-}
-HOTBAR_KEYS: dict[int, str] = {getattr(pygame, f"K_{i}"): f"hotbar.{i}" for i in range(1, 10)}
-COMMAND_KEYS: dict[int, str] = {
-    pygame.K_ESCAPE: "quit",
-    pygame.K_p: "pause",
-    pygame.K_r: "reset",  # a new episode (the dream: a new prompt)
-    pygame.K_BACKSPACE: "back",  # step back one tick (rewind; pauses)
-    pygame.K_COMMA: "back",
-    pygame.K_PERIOD: "forward",  # paused: one tick forward (through the rewound frames, then live)
-    pygame.K_b: "bookmark",  # remember this moment
-    pygame.K_n: "branch",  # return to the bookmark and play on from there
-}
-HELP = ("WASD move, Space jump, Shift sneak, Ctrl sprint, mouse/arrows look, LMB/F attack, RMB/E use, 1-9 slot, "
-        "P pause, Backspace back, . forward, B bookmark, N branch, R reset, Esc quit")
+
+@dataclass(frozen=True)
+class Control:
+    """One row of the controls table: what to press, what it does, and the bindings it makes."""
+
+    label: str
+    """What to press, as the help shows it, e.g. "W A S D"."""
+    does: str
+    """What it does, e.g. "move"."""
+    buttons: Mapping[int, str] = field(default_factory=dict)
+    """pygame key -> the action button (envs/actions.py) it holds while down."""
+    mouse: Mapping[int, str] = field(default_factory=dict)
+    """Mouse button (1 left, 3 right) -> the action button it holds while down."""
+    arrows: Mapping[int, tuple[float, float]] = field(default_factory=dict)
+    """pygame key -> (pitch sign, yaw sign) of the camera turn while down; pitch positive looks down."""
+    hotbar: Mapping[int, str] = field(default_factory=dict)
+    """pygame key -> the hotbar action it selects for one tick."""
+    commands: Mapping[int, str] = field(default_factory=dict)
+    """pygame key -> a viewer command ("quit", "pause", "reset", "back", "forward", "bookmark", "branch", "help")."""
+
+    def bound_keys(self) -> set[int]:
+        """Every pygame key this row binds."""
+        return set(self.buttons) | set(self.arrows) | set(self.hotbar) | set(self.commands)
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control("W A S D", "move", buttons={pygame.K_w: "forward", pygame.K_a: "left", pygame.K_s: "back",
+                                        pygame.K_d: "right"}),
+    Control("Space", "jump", buttons={pygame.K_SPACE: "jump"}),
+    Control("Shift", "sneak", buttons={pygame.K_LSHIFT: "sneak", pygame.K_RSHIFT: "sneak"}),
+    Control("Ctrl", "sprint", buttons={pygame.K_LCTRL: "sprint", pygame.K_RCTRL: "sprint"}),
+    Control("mouse / arrows", "look around", arrows={pygame.K_UP: (-1.0, 0.0), pygame.K_DOWN: (1.0, 0.0),
+                                                     pygame.K_LEFT: (0.0, -1.0), pygame.K_RIGHT: (0.0, 1.0)}),
+    Control("left click / F", "attack (mine the block in view)", buttons={pygame.K_f: "attack"},
+            mouse={1: "attack"}),
+    Control("right click / E", "use (place the selected block)", buttons={pygame.K_e: "use"}, mouse={3: "use"}),
+    Control("1-9", "select a hotbar slot",
+            hotbar={getattr(pygame, f"K_{i}"): f"hotbar.{i}" for i in range(1, 10)}),
+    Control("P", "pause / resume (pausing frees the mouse)", commands={pygame.K_p: "pause"}),
+    Control("Backspace / ,", "step back one tick (pauses)", commands={pygame.K_BACKSPACE: "back",
+                                                                      pygame.K_COMMA: "back"}),
+    Control(".", "step forward one tick when paused", commands={pygame.K_PERIOD: "forward"}),
+    Control("B", "bookmark this moment", commands={pygame.K_b: "bookmark"}),
+    Control("N", "branch: back to the bookmark, play on", commands={pygame.K_n: "branch"}),
+    Control("R", "new episode (the dream: a new prompt)", commands={pygame.K_r: "reset"}),
+    Control("H", "show / hide the help overlay", commands={pygame.K_h: "help"}),
+    Control("Esc", "quit", commands={pygame.K_ESCAPE: "quit"}),
+)
+KEY_BUTTONS: dict[int, str] = {key: button for row in CONTROLS for key, button in row.buttons.items()}
+MOUSE_BUTTONS: dict[int, str] = {button: name for row in CONTROLS for button, name in row.mouse.items()}
+ARROWS: dict[int, tuple[float, float]] = {key: signs for row in CONTROLS for key, signs in row.arrows.items()}
+HOTBAR_KEYS: dict[int, str] = {key: slot for row in CONTROLS for key, slot in row.hotbar.items()}
+COMMAND_KEYS: dict[int, str] = {key: command for row in CONTROLS for key, command in row.commands.items()}
+
+
+def controls_text() -> str:
+    """The controls as one line (for `wm play --help`): "W A S D: move; Space: jump; ..."."""
+    return "; ".join(f"{row.label}: {row.does}" for row in CONTROLS) + "."
 
 
 class KeyboardControls:
@@ -125,7 +151,7 @@ class KeyboardControls:
         return action
 
     def pop_commands(self) -> list[str]:
-        """Commands ("quit", "pause", "reset", "back", "forward", "bookmark", "branch") since the last call, in order."""
+        """Commands (see Control.commands) since the last call, in order."""
         commands, self.commands = self.commands, []
         return commands
 

@@ -9,6 +9,8 @@ frame is composed); events wait up to one frame period in the queue before that.
 Envs with save_state() / restore_state() (BlockWorld, the dream, the --compare view) also get rewind: step
 back and forward through recent frames, branch from any of them by playing on, and a bookmark to return to
 (see history.py). Envs with a `status_lines()` method add their own overlay text (e.g. the live PSNR).
+What is written over the frame (the HUD, the help overlay on H) is in hud.py. The window scale is chosen to fit
+the screen (fit_scale) unless one is given.
 """
 
 from __future__ import annotations
@@ -22,12 +24,32 @@ import pygame
 
 from envs.actions import ACTION_KEYS, Action, validate_action
 from worldmodel.viewer.history import Entry, Timeline, supports_states
-from worldmodel.viewer.keys import HELP, KeyboardControls
+from worldmodel.viewer.hud import HelpOverlay, draw_lines, env_task
+from worldmodel.viewer.keys import KeyboardControls
 from worldmodel.viewer.record import VideoWriter, upscale
 
-TEXT = (255, 255, 255)
 MESSAGE_TICKS = 40  # a rewind message stays on screen for 2 s of play
-SHADOW = (0, 0, 0)
+DEFAULT_SCALE = 8  # window pixels per frame pixel, at most, when the scale is chosen automatically
+SCREEN_MARGIN = (32, 96)  # pixels of the screen (W, H) left free: window borders, title bar, task bar
+
+
+def fit_scale(frame_w: int, frame_h: int, screen_w: int, screen_h: int, largest: int = DEFAULT_SCALE) -> int:
+    """The largest scale <= `largest` at which a frame_w x frame_h frame fits the screen less SCREEN_MARGIN
+    (at least 1; `largest` when the screen size is unknown, i.e. not positive)."""
+    if screen_w <= 0 or screen_h <= 0:
+        return largest
+    fit = min((screen_w - SCREEN_MARGIN[0]) // frame_w, (screen_h - SCREEN_MARGIN[1]) // frame_h)
+    return max(1, min(largest, fit))
+
+
+def two_decimals(value: float) -> str:
+    """A reward with 2 decimals, never "-0.00"."""
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
+def plural(count: int, noun: str) -> str:
+    """The count and its noun, plural unless the count is 1: "1 tick", "2 ticks"."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def check_canonical(env: gym.Env) -> None:
@@ -45,7 +67,7 @@ class ViewerLoop:
         env: gym.Env,
         *,
         seed: int | None = None,
-        scale: int = 8,
+        scale: int | None = None,
         fps: float = 20.0,
         controls: KeyboardControls | None = None,
         recorder: VideoWriter | None = None,
@@ -54,16 +76,23 @@ class ViewerLoop:
         rewind: int = 400,
         keyframe_every: int = 20,
     ) -> None:
-        """rewind: ticks kept for stepping back (0 = off); keyframe_every: ticks between saved env states."""
+        """scale: window pixels per frame pixel (None: DEFAULT_SCALE, and run() fits it to the screen);
+        rewind: ticks kept for stepping back (0 = off); keyframe_every: ticks between saved env states."""
         check_canonical(env)
-        if scale < 1 or record_scale < 1:
+        if (scale is not None and scale < 1) or record_scale < 1:
             raise ValueError(f"viewer: 'scale' and 'record_scale' must be >= 1, got {scale}, {record_scale}")
-        self.env, self.scale, self.fps = env, int(scale), float(fps)
+        self.env, self.fps = env, float(fps)
+        self.scale, self.auto_scale = int(scale or DEFAULT_SCALE), scale is None
         self.controls = controls or KeyboardControls()
         self.recorder, self.record_scale, self.overlay = recorder, int(record_scale), overlay
-        self.running, self.paused = True, False
-        self.steps = self.episodes = 0
+        self.running, self.paused, self.show_help = True, False, False
+        self.task = env_task(env)  # None: the env has no task, so its reward is not shown
+        self.steps = 0  # ticks since this episode began (R and episode ends reset it; rewind restores it)
+        self.episodes = 0  # resets so far (the episode on screen is number episodes + 1)
+        self.ticks = 0  # env steps played in all, over every episode and branch
         self.episode_return = 0.0
+        self.total_reward = 0.0  # reward summed over every tick played
+        self.help = HelpOverlay()
         self.measured_fps = 0.0
         self.latency_ms = 0.0
         self._last_tick: float | None = None
@@ -78,6 +107,14 @@ class ViewerLoop:
         self.image = self._image(obs)
         self._start_timeline()
         self.surface = pygame.Surface((self.image.shape[1] * self.scale, self.image.shape[0] * self.scale))
+
+    def set_scale(self, scale: int) -> None:
+        """Change the window pixels per frame pixel (a new surface; the HUD font follows its size)."""
+        if scale < 1:
+            raise ValueError(f"viewer: 'scale' must be >= 1, got {scale}")
+        self.scale = int(scale)
+        self.surface = pygame.Surface((self.image.shape[1] * self.scale, self.image.shape[0] * self.scale))
+        self._font = None
 
     def tick(self, events: Iterable[pygame.event.Event]) -> np.ndarray:
         """Handle one tick's events, step the env unless paused, and return the display frame (H*s, W*s, 3)."""
@@ -101,6 +138,8 @@ class ViewerLoop:
                 self.paused = not self.paused
             elif command == "reset":
                 self.reset()
+            elif command == "help":
+                self.show_help = not self.show_help
             else:
                 self.rewind_command(command)
         action = self.controls.action()
@@ -117,12 +156,14 @@ class ViewerLoop:
             self._say("branched")
         obs, reward, terminated, truncated, _ = self.env.step(action)
         self.steps += 1
+        self.ticks += 1
         self.episode_return += float(reward)
+        self.total_reward += float(reward)
         self.image = self._image(obs)
         if self.recorder is not None:
             self.recorder.write(upscale(self.image, self.record_scale))
         if self.timeline is not None:
-            self.timeline.push(self.image, action, self.episode_return, self.env.save_state)
+            self.timeline.push(self.image, action, self.episode_return, self.env.save_state, self.steps)
         self._message_ticks -= 1
         if self._message_ticks <= 0:
             self.message = ""
@@ -135,6 +176,7 @@ class ViewerLoop:
         obs, _ = self.env.reset()
         self.image = self._image(obs)
         self.episodes += 1
+        self.steps = 0
         self.episode_return = 0.0
         self._start_timeline()
 
@@ -155,7 +197,7 @@ class ViewerLoop:
         elif command == "bookmark":
             if self.timeline.rewound:  # the env is at the newest frame: bring it to the one on screen first
                 self._show(self.timeline.branch(self.env))
-            self.bookmark = Entry(self.image.copy(), None, self.episode_return, self.env.save_state())
+            self.bookmark = Entry(self.image.copy(), None, self.episode_return, self.env.save_state(), self.steps)
             self._say("bookmarked (N returns here)")
         elif command == "branch":
             if self.bookmark is None:
@@ -163,18 +205,18 @@ class ViewerLoop:
                 return
             self.env.restore_state(self.bookmark.state)
             self._show(self.bookmark)
-            self.timeline.start(self.image, self.bookmark.state, self.episode_return)
+            self.timeline.start(self.image, self.bookmark.state, self.episode_return, self.steps)
             self._say("back at the bookmark")
 
     def _say(self, text: str) -> None:
         self.message, self._message_ticks = text, MESSAGE_TICKS
 
     def _show(self, entry: Entry) -> None:
-        self.image, self.episode_return = entry.image, entry.episode_return
+        self.image, self.episode_return, self.steps = entry.image, entry.episode_return, entry.step
 
     def _start_timeline(self) -> None:
         if self.timeline is not None:
-            self.timeline.start(self.image, self.env.save_state(), self.episode_return)
+            self.timeline.start(self.image, self.env.save_state(), self.episode_return, self.steps)
 
     def compose(self) -> np.ndarray:
         """Draw the upscaled image and the text overlay onto self.surface; return it as (H*s, W*s, 3) uint8."""
@@ -190,23 +232,47 @@ class ViewerLoop:
         # pixel replication in C: 5x faster than numpy repeat + blit_array of the big frame
         pygame.transform.scale(self._small, self.surface.get_size(), self.surface)
         if self.overlay:
-            lines = [f"{self.measured_fps:4.1f} fps  latency {self.latency_ms:5.1f} ms"]
-            lines.append(f"step {self.steps}  return {self.episode_return:g}")
-            status = getattr(self.env, "status_lines", None)
-            if callable(status):
-                lines.extend(status())
-            if self.timeline is not None and self.timeline.rewound:
-                lines.append(f"REWOUND {self.timeline.rewound} ticks (playing on branches from here)")
-            if self.paused:
-                lines.append("PAUSED (P resumes)")
-            if self.message:
-                lines.append(self.message)
-            self._text(lines)
+            self._text(self.hud_lines())
+        if self.show_help:
+            self.help.draw(self.surface)
+
+    def hud_lines(self) -> list[str]:
+        """The HUD text, top line first (hud.HUD_HELP says what each item means)."""
+        lines = [f"{self.measured_fps:4.1f} fps  latency {self.latency_ms:5.1f} ms  H: help",
+                 f"episode {self.episodes + 1}  step {self.steps}"]
+        if self.task is not None:
+            lines.append(f"task {self.task}  reward this episode {two_decimals(self.episode_return)}")
+        status = getattr(self.env, "status_lines", None)
+        if callable(status):
+            lines.extend(status())
+        if self.timeline is not None and self.timeline.rewound:
+            lines.append(f"REWOUND {self.timeline.rewound} ticks (playing on branches from here)")
+        if self.paused:
+            lines.append("PAUSED (P resumes)")
+        if self.message:
+            lines.append(self.message)
+        return lines
+
+    def summary(self) -> str:
+        """One line on what was played, e.g. "played 120 ticks, 1 episode; reward 0.00 (no task)"."""
+        episodes = self.episodes + (1 if self.steps > 0 else 0)  # an episode just begun, with no tick, not counted
+        reward = two_decimals(self.total_reward)
+        if self.task is not None:
+            about = f"task {self.task}"
+        elif reward == "0.00":
+            about = "no task"
+        else:
+            about = "no task: the env's own reward"
+        return f"played {plural(self.ticks, 'tick')}, {plural(episodes, 'episode')}; reward {reward} ({about})"
 
     def run(self, caption: str = "wm play") -> int:
-        """Open a window and play until Esc / window close; returns the number of steps taken."""
+        """Open a window and play until Esc / window close (the scale fitted to the screen unless one was
+        given); returns the number of ticks played."""
         pygame.display.init()
-        pygame.display.set_caption(f"{caption}  |  {HELP}")
+        if self.auto_scale:
+            info = pygame.display.Info()  # the desktop size, before any window opens
+            self.set_scale(fit_scale(self.image.shape[1], self.image.shape[0], info.current_w, info.current_h))
+        pygame.display.set_caption(f"{caption}  (H: help)")
         screen = pygame.display.set_mode(self.surface.get_size())
         grabbed = self._grab(True)
         clock = pygame.time.Clock()
@@ -223,7 +289,7 @@ class ViewerLoop:
         finally:
             self._grab(False)
             pygame.display.quit()
-        return self.steps
+        return self.ticks
 
     def _grab(self, on: bool) -> bool:
         pygame.event.set_grab(on)
@@ -252,8 +318,4 @@ class ViewerLoop:
             pygame.font.init()
             size = max(10, min(18, self.surface.get_height() // 28))
             self._font = pygame.font.Font(None, size + 4)
-        y = 4
-        for line in lines:
-            for offset, colour in ((1, SHADOW), (0, TEXT)):
-                self.surface.blit(self._font.render(line, True, colour), (4 + offset, y + offset))
-            y += self._font.get_linesize()
+        draw_lines(self.surface, self._font, lines)
