@@ -108,3 +108,19 @@ def test_loading_never_runs_pickled_code(tmp_path) -> None:
     torch.save({"step": 1, "optimizer": {}, "evil": Evil()}, path / "trainer.pt")
     with pytest.raises(ValueError, match="trainer.pt"):
         load_checkpoint(path, make_net())
+
+
+def test_atomic_writes_get_normal_file_permissions(tmp_path) -> None:
+    """Exports and reports are readable by others (umask 022 -> 0644), not mkstemp's private 0600."""
+    import os
+
+    from worldmodel.checkpoint import save_safetensors, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "config.json", {"a": 1})
+        save_safetensors({"w": torch.zeros(2)}, tmp_path / "w.safetensors")
+    finally:
+        os.umask(old)
+    for name in ("config.json", "w.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name

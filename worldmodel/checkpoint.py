@@ -35,10 +35,27 @@ MODEL_FILE, TRAINER_FILE, META_FILE = "model.safetensors", "trainer.pt", "meta.j
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 
-def _atomic_target(path: Path) -> tuple[int, str]:
-    """A temporary file beside `path` (same filesystem, so os.replace is atomic)."""
+def atomic_target(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A temporary file beside `path` (same filesystem, so os.replace is atomic), with the permissions a plain
+    `open(path, "w")` would give (mkstemp makes 0600 files, which other users of a shared run dir cannot read)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def publish(tmp: str | Path, path: Path) -> None:
+    """Give a finished temporary file normal permissions (a writer may have recreated it as 0600) and move it
+    into place atomically."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -49,11 +66,11 @@ def write_json(path: str | Path, data: Any) -> None:
 def write_atomic_text(path: str | Path, text: str) -> None:
     """Write a text file atomically."""
     path = Path(path)
-    fd, tmp = _atomic_target(path)
+    fd, tmp = atomic_target(path)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -78,11 +95,11 @@ def module_state(module: nn.Module) -> dict[str, Tensor]:
 def save_safetensors(tensors: dict[str, Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Write a dict of tensors as safetensors atomically."""
     path = Path(path)
-    fd, tmp = _atomic_target(path)
+    fd, tmp = atomic_target(path)
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -206,6 +223,7 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(module_state(module), str(tmp / MODEL_FILE), metadata={"format": CHECKPOINT_FORMAT, "step": str(step)})
+    os.chmod(tmp / MODEL_FILE, 0o666 & ~_umask())  # safetensors writes 0600 files
     torch.save({**trainer_state, "step": step}, tmp / TRAINER_FILE)
     meta = {"format": CHECKPOINT_FORMAT, "step": step, "module": type(module).__name__, "config": config or {}}
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from worldmodel.checkpoint import write_atomic_text
+from worldmodel.checkpoint import atomic_target, publish, write_atomic_text
 from worldmodel.probes.scoring import ROWS, FamilyResult
 
 ROW_COLORS = {"model": "tab:blue", "ceiling": "tab:green", "copy_last": "tab:red", "frozen_first": "tab:orange",
@@ -33,11 +32,11 @@ def _plt() -> Any:
 def _save(fig: Any, path: Path) -> None:
     """Save a figure atomically as PNG and close it."""
     plt = _plt()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    fd, tmp = atomic_target(path, ".png")
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=90, bbox_inches="tight")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         plt.close(fig)
         Path(tmp).unlink(missing_ok=True)
