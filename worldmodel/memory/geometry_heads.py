@@ -1,0 +1,148 @@
+"""Learned geometry for the spatial memory: per-pixel depth of any shown frame, and the player's translation.
+
+A world model's frames carry no depth and its rollouts no pose, yet placing what was seen in 3D needs both:
+  - `DepthNet`: frame uint8 (B, H, W, 3) -> depth in blocks (B, H, W) and the probability each pixel is sky (no
+    surface within reach). A small U-Net: the frames are the ones shown (real or predicted), so the net sees
+    exactly what the memory stores.
+  - `OdometryNet`: two consecutive frames and the action between them -> the feet translation in the frame of the
+    first view's yaw (forward, up, right). Rotation needs no net: the camera action gives it exactly.
+`GeometryObjective.compute_loss(batch)` trains both on clips with ground truth (BlockWorld stores record depth and
+pose: `open_dataset(DIR).clips(L, ground_truth=True)`), through the one Trainer. Footage without depth will need
+the photometric (monodepth-style) path; it is not written yet.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from worldmodel.dynamics.actions import action_tensors
+from worldmodel.tokenizer.model import frames_to_float
+
+
+@dataclass
+class GeometryConfig:
+    """Sizes and loss weights of the depth and odometry heads."""
+
+    channels: int = 16
+    """Width of the depth U-Net at full resolution (doubled at each of its two lower levels)."""
+    max_depth: float = 64.0
+    """Farthest depth the net predicts, in blocks (BlockWorld's ray length); farther or sky pixels are 'sky'."""
+    odometry_channels: int = 16
+    """Width of the odometry encoder's first conv."""
+    depth_weight: float = 1.0
+    """Weight of the L1 log-depth loss on surface pixels."""
+    sky_weight: float = 0.1
+    """Weight of the sky/no-sky binary cross-entropy."""
+    pose_weight: float = 1.0
+    """Weight of the L1 translation loss (blocks per tick)."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the offending key."""
+        if self.channels < 2 or self.odometry_channels < 2:
+            raise ValueError("geometry config 'channels'/'odometry_channels' must be >= 2")
+        if not self.max_depth > 1.0:
+            raise ValueError(f"geometry config 'max_depth' must be > 1, got {self.max_depth}")
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3x3 conv, GroupNorm, SiLU."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.GroupNorm(min(8, cout), cout), nn.SiLU())
+
+
+class DepthNet(nn.Module):
+    """Frame -> depth (blocks) and sky probability, per pixel; a three-level U-Net."""
+
+    def __init__(self, cfg: GeometryConfig) -> None:
+        super().__init__()
+        c, self.max_depth = cfg.channels, cfg.max_depth
+        self.down0, self.down1, self.down2 = _conv(3, c), _conv(c, 2 * c, 2), _conv(2 * c, 4 * c, 2)
+        self.up1 = nn.ConvTranspose2d(4 * c, 2 * c, 2, 2)
+        self.mix1 = _conv(4 * c, 2 * c)
+        self.up0 = nn.ConvTranspose2d(2 * c, c, 2, 2)
+        self.mix0 = _conv(2 * c, c)
+        self.out = nn.Conv2d(c, 2, 1)  # log-depth fraction, sky logit
+
+    def forward(self, frames: Tensor) -> tuple[Tensor, Tensor]:
+        """uint8 frames (B, H, W, 3) -> depth (B, H, W) in (0, max_depth] and sky logits (B, H, W)."""
+        x0 = self.down0(frames_to_float(frames))  # (B, c, H, W)
+        x1 = self.down1(x0)  # (B, 2c, H/2, W/2)
+        x2 = self.down2(x1)  # (B, 4c, H/4, W/4)
+        y1 = self.mix1(torch.cat([self.up1(x2), x1], 1))
+        y0 = self.mix0(torch.cat([self.up0(y1), x0], 1))
+        out = self.out(y0)  # (B, 2, H, W)
+        log_depth = torch.sigmoid(out[:, 0]) * math.log(self.max_depth)  # depth in [1, max_depth]
+        return log_depth.exp(), out[:, 1]
+
+
+class OdometryNet(nn.Module):
+    """Two frames and the action between them -> feet translation (forward, up, right) in blocks."""
+
+    def __init__(self, cfg: GeometryConfig, action_dim: int) -> None:
+        super().__init__()
+        c = cfg.odometry_channels
+        self.encoder = nn.Sequential(_conv(6, c, 2), _conv(c, 2 * c, 2), _conv(2 * c, 4 * c, 2),
+                                     _conv(4 * c, 4 * c, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(4 * c + action_dim, 64), nn.SiLU(), nn.Linear(64, 3))
+
+    def forward(self, before: Tensor, after: Tensor, action: Tensor) -> Tensor:
+        """uint8 frames (B, H, W, 3) each, action features (B, A) -> translation (B, 3)."""
+        x = torch.cat([frames_to_float(before), frames_to_float(after)], 1)  # (B, 6, H, W)
+        return self.head(torch.cat([self.encoder(x), action], 1))
+
+
+def yaw_frame_translation(pose: Tensor) -> Tensor:
+    """Poses (..., L, 5) [x, y, z, yaw_deg, pitch_deg] -> the feet moves of the L-1 ticks (..., L-1, 3) as
+    (forward, up, right) in the frame of the earlier view's yaw, on BlockWorld's axes (envs/blockworld/render.py
+    camera_basis: level forward = (-sin yaw, 0, cos yaw), right = (-cos yaw, 0, -sin yaw))."""
+    delta = pose[..., 1:, :3] - pose[..., :-1, :3]  # (..., L-1, 3) world x, y, z
+    yaw = torch.deg2rad(pose[..., :-1, 3])
+    forward = -delta[..., 0] * torch.sin(yaw) + delta[..., 2] * torch.cos(yaw)
+    right = -delta[..., 0] * torch.cos(yaw) - delta[..., 2] * torch.sin(yaw)
+    return torch.stack([forward, delta[..., 1], right], -1)
+
+
+class GeometryObjective(nn.Module):
+    """Depth + odometry heads, trained together on ground-truth clips: `compute_loss(batch)` for the Trainer."""
+
+    def __init__(self, cfg: GeometryConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or GeometryConfig()
+        self.cfg.validate()
+        self.depth = DepthNet(self.cfg)
+        self.odometry = OdometryNet(self.cfg, action_dim=20)  # 18 buttons + camera (2)
+
+    def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        """L1 log-depth on surface pixels + sky BCE + L1 translation per tick, and metrics."""
+        for key in ("frames", "depth", "pose", "actions"):
+            if key not in batch:
+                raise ValueError(f"geometry batch is missing key '{key}' (clips need ground_truth=True)")
+        frames, cfg = batch["frames"], self.cfg
+        flat = rearrange(frames, "b l h w c -> (b l) h w c")
+        depth, sky_logit = self.depth(flat)  # (B*L, H, W) each
+        true_depth = rearrange(batch["depth"].float(), "b l h w -> (b l) h w")
+        sky = ~torch.isfinite(true_depth) | (true_depth > cfg.max_depth)
+        surface = ~sky & (true_depth > 0)
+        depth_loss = (depth.log() - true_depth.clamp(1.0, cfg.max_depth).log()).abs()[surface].mean()
+        sky_loss = F.binary_cross_entropy_with_logits(sky_logit, sky.float())
+        buttons, camera = action_tensors(batch["actions"], frames.device)  # (B, L-1, 18), (B, L-1, 2)
+        action = torch.cat([buttons, camera / 10.0], -1).flatten(0, 1)  # (B*(L-1), 20)
+        moved = self.odometry(frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1), action)
+        true_move = yaw_frame_translation(batch["pose"].float()).flatten(0, 1)  # (B*(L-1), 3)
+        pose_loss = (moved - true_move).abs().mean()
+        loss = cfg.depth_weight * depth_loss + cfg.sky_weight * sky_loss + cfg.pose_weight * pose_loss
+        with torch.no_grad():
+            ratio = (depth / true_depth.clamp(1.0, cfg.max_depth))[surface]
+            metrics = {"loss": loss.item(), "depth_l1_log": depth_loss.item(), "sky_bce": sky_loss.item(),
+                       "pose_l1": pose_loss.item(),
+                       "depth_within_10pct": ((ratio > 0.9) & (ratio < 1.1)).float().mean().item(),
+                       "sky_acc": ((sky_logit > 0) == sky).float().mean().item(),
+                       "move_error": (moved - true_move).norm(dim=-1).mean().item(),
+                       "move_true": true_move.norm(dim=-1).mean().item()}
+        return loss, metrics
