@@ -63,3 +63,17 @@ def test_training_the_geometry_heads_improves_depth_and_odometry() -> None:
     assert metrics["depth_l1_log"] < 0.6 * before["depth_l1_log"]
     assert metrics["pose_l1"] < 0.6 * before["pose_l1"]
     assert metrics["sky_bce"] < before["sky_bce"]
+
+
+def test_wm_train_geometry_trains_and_exports_loadable_heads(tmp_path) -> None:
+    from worldmodel import cli
+    from worldmodel.memory.geometry_heads import load_geometry
+
+    assert cli.main(["collect", "--env", "BlockWorld-v0", "--policy", "explorer", "--episodes", "1", "--steps", "12",
+                     "--out", str(tmp_path / "data")]) == 0
+    assert cli.main(["train", "geometry", f"data.path={tmp_path / 'data'}", f"run_dir={tmp_path / 'run'}",
+                     "train=smoke", "model.channels=4", "model.odometry_channels=4"]) == 0
+    heads = load_geometry(tmp_path / "run" / "geometry")
+    assert heads.cfg.channels == 4
+    depth, sky = heads.depth(torch.zeros(1, 64, 64, 3, dtype=torch.uint8))
+    assert depth.shape == sky.shape == (1, 64, 64) and bool((depth >= 1.0).all())

@@ -13,8 +13,10 @@ the photometric (monodepth-style) path; it is not written yet.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from worldmodel.checkpoint import load_module, module_state, read_json, save_safetensors, write_json
 from worldmodel.dynamics.actions import action_tensors
 from worldmodel.tokenizer.model import frames_to_float
 
@@ -146,3 +149,21 @@ class GeometryObjective(nn.Module):
                        "move_error": (moved - true_move).norm(dim=-1).mean().item(),
                        "move_true": true_move.norm(dim=-1).mean().item()}
         return loss, metrics
+
+    def export(self, path: str | Path) -> Path:
+        """Write the heads as a directory: geometry.safetensors + config.json (loaded by `load_geometry`)."""
+        path = Path(path)
+        save_safetensors(module_state(self), path / "geometry.safetensors")
+        write_json(path / "config.json", {"format": "worldmodel-geometry/1", "geometry": dataclasses.asdict(self.cfg)})
+        return path
+
+
+def load_geometry(path: str | Path) -> GeometryObjective:
+    """The depth and odometry heads exported to `path` (never unpickles; bad files -> ValueError naming them)."""
+    path = Path(path)
+    config = read_json(path / "config.json")
+    if not isinstance(config, dict) or config.get("format") != "worldmodel-geometry/1":
+        raise ValueError(f"{path / 'config.json'}: not a geometry-heads export (format worldmodel-geometry/1)")
+    module = GeometryObjective(GeometryConfig(**config["geometry"]))
+    load_module(module, path / "geometry.safetensors")
+    return module.eval()

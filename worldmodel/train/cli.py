@@ -20,7 +20,7 @@ from typing import Any
 import worldmodel
 from worldmodel.config_docs import field_docs
 
-TARGETS = ("tokenizer", "dynamics", "fusion")
+TARGETS = ("tokenizer", "dynamics", "fusion", "geometry")
 GROUPS = ("data", "model", "train")
 EXAMPLES = """\
 examples:
@@ -30,6 +30,7 @@ examples:
   wm train dynamics tokenizer_checkpoint=runs/tokenizer data.path=data/bw
   wm train dynamics tokenizer_checkpoint=worldmodel/bundled init_from=bundled data.path=data/bw_gold  # fine-tune
   wm train fusion world=bundled data.path=data/bw data.clip_len=20   # frame fusion on the model's rollouts
+  wm train geometry data.path=data/bw                                 # depth + odometry heads (spatial memory)
   wm train tokenizer --print-config model.levels=[7,5,5,5]
   torchrun --nproc_per_node 2 -m worldmodel.cli train tokenizer data.path=data/bw   # DDP (gloo on CPU)
 A run resumes from the newest checkpoint in its run_dir; delete the dir (or pick another) to start afresh."""
@@ -106,7 +107,7 @@ def compose_config(target: str, overrides: list[str]) -> Any:
              else initialize(config_path=None, version_base="1.3", job_name=f"wm_train_{target}"))
     with setup:
         cfg = compose(config_name=config_name(target), overrides=overrides)
-    if target != "fusion" and cfg.init_from:
+    if target in ("tokenizer", "dynamics") and cfg.init_from:
         _inherit_architecture(target, cfg, {key.split(".")[1] for key in keys if key.startswith("model.")})
     for group in GROUPS:  # instantiating runs each dataclass's own validation (ValueError naming the key)
         typed = OmegaConf.to_object(cfg[group])
@@ -124,7 +125,7 @@ def help_text(prog: str, target: str | None = None) -> str:
     from worldmodel.train.runs import RUNS
 
     lines = [f"usage: {prog} {{{','.join(TARGETS)}}} [GROUP=OPTION] [KEY=VALUE ...] [--print-config]", ""]
-    lines.append("Train the tokenizer, the dynamics or the frame fusion with the generic Trainer "
+    lines.append("Train the tokenizer, the dynamics, the frame fusion or the geometry heads with the generic Trainer "
                  "(worldmodel/train/trainer.py).")
     presets = config_dir() or "configs/ (not installed)"
     lines += ["", f"config groups (presets in {presets}; GROUP=OPTION sets the keys its file names):"]
@@ -228,6 +229,14 @@ def _fusion(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
     return module, lambda _step_dir: module.export(Path(run.run_dir) / "world_model", card)
 
 
+def _geometry(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
+    """The depth and odometry heads of the spatial memory and their export (RUN_DIR/geometry/)."""
+    from worldmodel.memory.geometry_heads import GeometryObjective
+
+    module = GeometryObjective(run.model)
+    return module, lambda _step_dir: module.export(Path(run.run_dir) / "geometry")
+
+
 def _run(target: str, cfg: Any) -> None:
     """Build the module and dataset from a validated config and train it."""
     import torch
@@ -244,9 +253,9 @@ def _run(target: str, cfg: Any) -> None:
         write_atomic_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     data = run.data
     dataset = open_dataset(data.path).clips(data.clip_len, seed=data.seed, event_repeat=data.event_repeat,
-                                            pad_end=data.pad_end)
+                                            pad_end=data.pad_end, ground_truth=target == "geometry")
     torch.manual_seed(run.seed)
-    build = {"tokenizer": _tokenizer, "dynamics": _dynamics, "fusion": _fusion}[target]
+    build = {"tokenizer": _tokenizer, "dynamics": _dynamics, "fusion": _fusion, "geometry": _geometry}[target]
     module, export = build(run, dataset)
     trainer = Trainer(module, dataset, run.train, run_dir, config=snapshot, on_checkpoint=export)
     if trainer.resumed_from is not None and trainer.dist.is_main:

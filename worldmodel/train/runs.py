@@ -1,4 +1,4 @@
-"""The typed configs of `wm train tokenizer|dynamics|fusion`: the one place their defaults are written.
+"""The typed configs of `wm train tokenizer|dynamics|fusion|geometry`: the one place their defaults are written.
 
 Each run config holds the groups data (DataConfig), model (the module's own config) and train (TrainConfig), set
 to the defaults of that target, plus the target's root keys. `register()` stores them in Hydra's ConfigStore as
@@ -15,6 +15,7 @@ from omegaconf import MISSING
 
 from worldmodel.dynamics.config import DynamicsConfig
 from worldmodel.fusion.objective import FusionTrainConfig
+from worldmodel.memory.geometry_heads import GeometryConfig
 from worldmodel.tokenizer.config import TokenizerConfig
 from worldmodel.train.config import DataConfig, TrainConfig
 
@@ -107,7 +108,29 @@ class FusionRun:
     """Optimisation: 4 clips of 20 frames a step (16 open-loop steps each)."""
 
 
-RUNS: dict[str, type] = {"tokenizer": TokenizerRun, "dynamics": DynamicsRun, "fusion": FusionRun}
+@dataclass
+class GeometryRun:
+    """`wm train geometry`: train the spatial memory's depth and odometry heads (worldmodel/memory/
+    geometry_heads.py) on clips with ground truth (BlockWorld stores record depth and pose).
+    Output: RUN_DIR/{config.yaml,tb/,checkpoints/,geometry/}."""
+
+    defaults: list[Any] = field(default_factory=_presets)
+    """Hydra defaults list (not a setting)."""
+    run_dir: str = "runs/geometry"
+    """Output dir: checkpoints/, tb/, config.yaml and the geometry/ export."""
+    seed: int = 0
+    """Seed of the heads' initialisation."""
+    data: DataConfig = field(default_factory=lambda: DataConfig(clip_len=4))
+    """Where clips come from (they must have depth and pose)."""
+    model: GeometryConfig = field(default_factory=GeometryConfig)
+    """The depth and odometry heads."""
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=2000, lr=1e-3, warmup_steps=50, media_every=0, num_workers=1))
+    """Optimisation: 8 clips x 4 frames a step."""
+
+
+RUNS: dict[str, type] = {"tokenizer": TokenizerRun, "dynamics": DynamicsRun, "fusion": FusionRun,
+                         "geometry": GeometryRun}
 """`wm train` target -> its run config class."""
 
 
