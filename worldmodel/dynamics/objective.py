@@ -60,7 +60,7 @@ class DynamicsObjective(nn.Module):
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 frames (B, L, H, W, 3) -> token grids (B, L, N), a normal (non-inference) tensor."""
         b = frames.shape[0]
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(frames.device.type, enabled=False):  # fp32: the tokens served
             grids = self.tokenizer.encode(rearrange(frames, "b l h w c -> (b l) h w c"))  # (B*L, h, w)
         # clone outside inference mode: embeddings save their indices for backward
         return rearrange(grids.clone(), "(b l) h w -> b l (h w)", b=b).to(self.device)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+PRECISIONS = ("auto", "fp32", "bf16")
+"""Values of TrainConfig.precision."""
+
 
 @dataclass
 class TrainConfig:
@@ -41,7 +44,10 @@ class TrainConfig:
     seed: int = 0
     """Seed of the data order and of torch's RNG inside the loop."""
     amp: bool = True
-    """bf16 autocast on CUDA (ignored on CPU, which trains in fp32)."""
+    """Older switch of mixed precision, kept for old configs: false makes precision "auto" train in fp32."""
+    precision: str = "auto"
+    """"fp32", "bf16" (autocast to bfloat16 with fp32 master weights, on CPU or CUDA) or "auto": bf16 on CUDA and on
+    CPUs that run bf16 matmuls fast (AVX-512 or AMX with bf16, checked by a timed probe), else fp32."""
     device: str = "auto"
     """"auto" (CUDA if available, else CPU), "cpu" or "cuda"."""
     find_unused_parameters: bool = False
@@ -63,6 +69,8 @@ class TrainConfig:
             raise ValueError("train config 'lr' must be > 0 and 'min_lr_ratio' in [0, 1]")
         if len(self.betas) != 2:
             raise ValueError(f"train config 'betas' must have 2 values, got {list(self.betas)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train config 'precision' must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"train config 'device' must be auto, cpu or cuda, got {self.device!r}")
 

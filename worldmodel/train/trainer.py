@@ -1,12 +1,15 @@
 """One training loop for every trainable module: `loss, metrics = module.compute_loss(batch)`.
 
-AdamW with linear warmup + cosine decay, gradient clipping, bf16 autocast on CUDA, TensorBoard + tqdm on rank 0,
+AdamW with linear warmup + cosine decay, gradient clipping, bf16 autocast with fp32 master weights (train.precision:
+on CUDA and on CPUs with fast bf16 matmuls; see docs/training-speed.md), TensorBoard + tqdm on rank 0,
 atomic checkpoints every `ckpt_every` steps with automatic resume from the newest one in the run dir, and DDP
 when launched by torchrun (gloo on CPU, nccl on CUDA). Checkpoint layout: see worldmodel/checkpoint.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +33,70 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@functools.cache
+def cpu_bf16_fast() -> bool:
+    """Whether this CPU multiplies bf16 matrices much faster than fp32 ones: torch's CPU capability names AVX-512 or
+    AMX, and a tiny timed probe (256x256 matmuls on one thread, best of 5, about 10 ms once per process) runs bf16
+    at least 1.3x faster. AVX-512 CPUs without the bf16 instructions emulate bf16 and fail the probe."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    if "AVX512" not in capability and "AMX" not in capability:
+        return False
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a = torch.randn(256, 256)
+        seconds = {}
+        for dtype in (torch.float32, torch.bfloat16):
+            x = a.to(dtype)
+            x @ x  # warm up (first call allocates and picks the kernel)
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                x @ x
+                times.append(time.perf_counter() - start)
+            seconds[dtype] = min(times)
+    finally:
+        torch.set_num_threads(threads)
+    return seconds[torch.bfloat16] * 1.3 <= seconds[torch.float32]
+
+
+def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The dtype the training forward autocasts to on `device` (None: plain fp32), from cfg.precision and cfg.amp.
+    Weights, gradients and optimizer state stay fp32 either way; bf16 has fp32's range, so no loss scaling."""
+    if cfg.precision == "fp32" or (cfg.precision == "auto" and not cfg.amp):
+        return None
+    if cfg.precision == "bf16" or device.type == "cuda" or (device.type == "cpu" and cpu_bf16_fast()):
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """Autocast to `dtype` on `device` (a training forward), or nothing for None (fp32)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over `params`: weight decay on matrices and kernels (ndim >= 2) only, not on biases and norms."""
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(float(cfg.betas[0]), float(cfg.betas[1])),
+    )
+
+
+def optimizer_step(params: list[nn.Parameter], optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Tensor:
+    """Clip the gradients of `params` to cfg.grad_clip (0 = no clipping), step, zero them; returns the norm."""
+    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return grad_norm
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -97,13 +164,8 @@ class Trainer:
         self.params = [p for p in module.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError(f"{type(module).__name__} has no trainable parameters")
-        decay = [p for p in self.params if p.ndim >= 2]
-        no_decay = [p for p in self.params if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr,
-            betas=(float(cfg.betas[0]), float(cfg.betas[1])),
-        )
+        self.optimizer = make_optimizer(self.params, cfg)
+        self.amp_dtype = autocast_dtype(cfg, self.dist.device)
         self.dataset = dataset
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.resumed_from: Path | None = None
@@ -222,7 +284,6 @@ class Trainer:
         torch.manual_seed(cfg.seed + 1_000_003 * info.rank + 7919 * self.step)
         writer = self._writer()
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
-        amp = cfg.amp and info.device.type == "cuda"
         batches = self._batches()
         self.module.train()
         tick = time.perf_counter()
@@ -232,15 +293,12 @@ class Trainer:
                 lr = lr_at(self.step, cfg)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                with torch.autocast(device_type=info.device.type, dtype=torch.bfloat16, enabled=amp):
+                with autocast(info.device, self.amp_dtype):
                     loss, step_metrics = self.model(batch)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.step}: {step_metrics}")
                 loss.backward()
-                max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                grad_norm = optimizer_step(self.params, self.optimizer, cfg)
                 self.step += 1
                 metrics = {"loss": loss.item(), **{k: float(v) for k, v in step_metrics.items()}}
                 if info.is_main:
