@@ -10,12 +10,12 @@ import pytest
 
 from worldmodel.data import load_episode, open_dataset
 from worldmodel.data.importers.cli import import_folder, main as import_main
-from worldmodel.data.synthetic import coded_frames, decode_index, make_minerl_trajectory
+from worldmodel.data.synthetic import find_episode, readable, coded_frames, decode_index, make_minerl_trajectory
 from worldmodel.data.video import write_video
 
 
 def episode_files(out: Path) -> list[str]:
-    return sorted(p.name for p in (out / "episodes").iterdir())
+    return sorted(readable(p.stem) for p in (out / "episodes").iterdir())
 
 
 def test_alignment_actions_and_spellings(tmp_path: Path) -> None:
@@ -24,7 +24,7 @@ def test_alignment_actions_and_spellings(tmp_path: Path) -> None:
     make_minerl_trajectory(src / "v3_b", steps=12, lead=0, spelling="dollars", seed=1)
     report = import_folder("minerl", tmp_path / "src", tmp_path / "out", progress=False)
     assert not report.failed and report.frames == 21 + 13
-    episode = load_episode(tmp_path / "out" / "episodes" / "MineRLTreechop-v0__v3_a.npz")
+    episode = load_episode(find_episode(tmp_path / "out", "MineRLTreechop-v0__v3_a"))
     assert episode["frames"].shape == (21, 64, 64, 3)
     # the 3 extra leading frames were skipped: frame j carries code j
     assert [decode_index(f) for f in episode["frames"]] == [j % 8 for j in range(21)]
@@ -37,7 +37,7 @@ def test_alignment_actions_and_spellings(tmp_path: Path) -> None:
     assert np.array_equal(episode["raw_actions"]["equip"], npz["action$equip"])
     assert np.allclose(episode["rewards"], npz["reward"])
     assert episode["meta"]["video_skip"] == 3 and episode["meta"]["env_id"] == "MineRLTreechop-v0"
-    other = load_episode(tmp_path / "out" / "episodes" / "MineRLTreechop-v0__v3_b.npz")
+    other = load_episode(find_episode(tmp_path / "out", "MineRLTreechop-v0__v3_b"))
     for ep in (episode, other):  # both spellings land on one name
         assert {"equipped_items.mainhand.type", "compass.angle"} <= set(ep["observations"])
     assert len(open_dataset(tmp_path / "out").clips(8)) == (21 - 7) + (13 - 7)
@@ -46,7 +46,7 @@ def test_alignment_actions_and_spellings(tmp_path: Path) -> None:
 def test_fps_downsampling_merges_actions(tmp_path: Path) -> None:
     make_minerl_trajectory(tmp_path / "src" / "t", steps=10, lead=1)
     import_folder("minerl", tmp_path / "src", tmp_path / "out", progress=False, fps=10)
-    episode = load_episode(tmp_path / "out" / "episodes" / "t.npz")
+    episode = load_episode(find_episode(tmp_path / "out", "t"))
     npz = np.load(tmp_path / "src" / "t" / "rendered.npz")
     assert episode["frames"].shape[0] == 6 and episode["meta"]["fps"] == 10
     assert [decode_index(f) for f in episode["frames"]] == [0, 2, 4, 6, 0, 2]
@@ -72,7 +72,7 @@ def test_bad_inputs_are_skipped_and_listed(tmp_path: Path, capsys: pytest.Captur
     (src / "novideo" / "recording.mp4").unlink()
     code = import_main(["minerl", str(src), "--out", str(tmp_path / "out"), "--no-progress"])
     out = capsys.readouterr().out
-    assert code == 1 and episode_files(tmp_path / "out") == ["good.npz"]
+    assert code == 1 and episode_files(tmp_path / "out") == ["good"]
     reasons = dict(line.strip().split(": ", 1) for line in out.splitlines()[2:])
     assert "missing key 'action$camera'" in reasons[str(src / "nokey")]
     assert "true_video_frame_count = 30" in reasons[str(src / "count")]
@@ -80,15 +80,16 @@ def test_bad_inputs_are_skipped_and_listed(tmp_path: Path, capsys: pytest.Captur
     assert "recording.mp4" in reasons[str(src / "corrupt")]
     assert "metadata.json:2" in reasons[str(src / "badjson")]
     assert "missing recording.mp4" in reasons[str(src / "novideo")]
-    assert json.loads((tmp_path / "out" / "index.json").read_text())["episodes"][0]["file"] == "good.npz"
+    assert json.loads((tmp_path / "out" / "index.json").read_text())["episodes"][0]["file"] == find_episode(tmp_path / "out", "good").name
 
 
 def test_resume_skips_finished(tmp_path: Path) -> None:
     for name in ("a", "b"):
         make_minerl_trajectory(tmp_path / "src" / name, steps=6)
     first = import_folder("minerl", tmp_path / "src", tmp_path / "out", progress=False)
-    stamp = (tmp_path / "out" / "episodes" / "a.npz").stat().st_mtime_ns
+    stamp = find_episode(tmp_path / "out", "a").stat().st_mtime_ns
     make_minerl_trajectory(tmp_path / "src" / "c", steps=6)
     second = import_folder("minerl", tmp_path / "src", tmp_path / "out", progress=False)
-    assert first.written == ["a", "b"] and second.written == ["c"] and second.existing == ["a", "b"]
-    assert (tmp_path / "out" / "episodes" / "a.npz").stat().st_mtime_ns == stamp
+    names = [readable(n) for n in first.written + second.written + second.existing]
+    assert names == ["a", "b", "c", "a", "b"]
+    assert find_episode(tmp_path / "out", "a").stat().st_mtime_ns == stamp

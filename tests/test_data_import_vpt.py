@@ -11,7 +11,7 @@ import pytest
 from worldmodel.data import load_episode
 from worldmodel.data.importers.cli import import_folder, main as import_main
 from worldmodel.data.importers.vpt import CAMERA_SCALE, tick_action
-from worldmodel.data.synthetic import coded_frames, decode_index, make_vpt_recording
+from worldmodel.data.synthetic import find_episode, readable, coded_frames, decode_index, make_vpt_recording
 from worldmodel.data.video import write_video
 
 
@@ -43,7 +43,7 @@ def test_import_recording(tmp_path: Path) -> None:
     video, jsonl = make_vpt_recording(tmp_path / "src" / "player-1", ticks=30)
     report = import_folder("vpt", tmp_path / "src", tmp_path / "out", progress=False, size="32")
     assert not report.failed and report.frames == 30
-    episode = load_episode(tmp_path / "out" / "episodes" / "player-1.npz")
+    episode = load_episode(find_episode(tmp_path / "out", "player-1"))
     assert episode["frames"].shape == (30, 32, 32, 3)  # 128x72 centre-cropped and resized
     assert [decode_index(f) for f in episode["frames"]] == [j % 8 for j in range(30)]
     ticks = [json.loads(line) for line in jsonl.read_text().splitlines()]
@@ -63,8 +63,8 @@ def test_null_ticks_kept_or_dropped(tmp_path: Path) -> None:
     make_vpt_recording(tmp_path / "src" / "rec", ticks=24, extra_frame=True, null_every=3)
     import_folder("vpt", tmp_path / "src", tmp_path / "keep", progress=False)
     import_folder("vpt", tmp_path / "src", tmp_path / "drop", progress=False, drop_null=True)
-    kept = load_episode(tmp_path / "keep" / "episodes" / "rec.npz")
-    dropped = load_episode(tmp_path / "drop" / "episodes" / "rec.npz")
+    kept = load_episode(find_episode(tmp_path / "keep", "rec"))
+    dropped = load_episode(find_episode(tmp_path / "drop", "rec"))
     assert kept["frames"].shape[0] == 25 and len(kept["raw_actions"]) == 24  # one more frame than ticks
     nulls = 24 - len(dropped["raw_actions"])
     assert nulls >= 8 and dropped["frames"].shape[0] == 25 - nulls and dropped["meta"]["dropped_null_ticks"] == nulls
@@ -87,10 +87,10 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = import_main(["vpt", str(src), "--out", str(tmp_path / "out"), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 1
-    assert sorted(p.name for p in (tmp_path / "out" / "episodes").iterdir()) == ["good.npz"]
+    assert sorted(readable(p.stem) for p in (tmp_path / "out" / "episodes").iterdir()) == ["good"]
     assert f"{src / 'badline.jsonl'}:5: not JSON" in out
     assert "14 frames but counts.jsonl has 10 ticks" in out
     assert f"{src / 'truncated.mp4'}" in out and "missing lonely.jsonl" in out
     # resume: a second run writes nothing new and lists the same failures
     again = import_folder("vpt", src, tmp_path / "out", progress=False)
-    assert again.existing == ["good"] and not again.written and len(again.failed) == 4
+    assert [readable(n) for n in again.existing] == ["good"] and not again.written and len(again.failed) == 4

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +80,12 @@ def test_writer_is_atomic(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'rewards' has length 2, expected 4"):
         write_episode(target, np.zeros((5, 4, 4, 3), np.uint8), rewards=np.zeros(2))
     assert list(target.parent.iterdir()) == []
-    stale = target.parent / ".y.npz.tmp-123"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = target.parent / f".y.npz.tmp-{dead.stdout.strip()}-0123abcd"  # its writer is gone
     stale.write_bytes(b"half")
-    assert remove_stale_tmp(tmp_path) == [stale] and not stale.exists()
+    live = target.parent / f".z.npz.tmp-{os.getppid()}-0123abcd"  # its writer still runs: another import
+    live.write_bytes(b"half")
+    assert remove_stale_tmp(tmp_path) == [stale] and not stale.exists() and live.exists()
 
 
 def test_bad_episode_file_names_file(tmp_path: Path) -> None:

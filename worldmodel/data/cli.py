@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from envs.actions import BINARY_KEYS
-from worldmodel.data.index import episodes_dir, read_index, update_index
+from worldmodel.data.index import episodes_dir, scan_index, update_index_report
 from worldmodel.data.store import EpisodeReader
 
 
 def dataset_info(root: str | Path, actions: bool = True) -> dict[str, Any]:
-    """Summary of a store: counts, duration, resolutions, sources, fps, and canonical-action statistics."""
-    entries = read_index(root)
+    """Summary of a store: counts, duration, resolutions, sources, fps, canonical-action statistics, and the
+    episode files that cannot be read ('damaged': [{file, reason}], left out of every count)."""
+    entries, damaged = scan_index(root)
     frames = sum(int(e["length"]) for e in entries)
     seconds = sum(int(e["length"]) / float(e.get("fps") or 20.0) for e in entries)
     info: dict[str, Any] = {
@@ -31,8 +33,9 @@ def dataset_info(root: str | Path, actions: bool = True) -> dict[str, Any]:
         "action_known_episodes": sum(bool(e.get("action_known")) for e in entries),
         "ground_truth_episodes": sum(bool(e.get("ground_truth")) for e in entries),
     }
+    info["damaged"] = [{"file": file, "reason": reason} for file, reason in damaged]
     if actions:
-        info["actions"] = _action_stats(root, entries)
+        info["actions"] = _action_stats(root, entries, info["damaged"])
     return info
 
 
@@ -43,11 +46,15 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"min": float(array.min()), "mean": float(array.mean()), "max": float(array.max())}
 
 
-def _action_stats(root: str | Path, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def _action_stats(root: str | Path, entries: list[dict[str, Any]], damaged: list[dict[str, str]]) -> dict[str, Any]:
     presses = {key: 0 for key in BINARY_KEYS}
     cameras, rewards, terminated, steps = [], 0.0, 0, 0
     for entry in entries:
-        reader = EpisodeReader(episodes_dir(root) / entry["file"])
+        try:
+            reader = EpisodeReader(episodes_dir(root) / entry["file"])
+        except ValueError as error:  # listed in index.json but damaged since
+            damaged.append({"file": entry["file"], "reason": str(error)})
+            continue
         try:
             rewards += float(reader.array("rewards").sum())
             terminated += int(reader.array("terminated").sum())
@@ -58,6 +65,8 @@ def _action_stats(root: str | Path, entries: list[dict[str, Any]]) -> dict[str, 
             for key in BINARY_KEYS:
                 presses[key] += int(acts[key].sum())
             cameras.append(acts["camera"])
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            damaged.append({"file": entry["file"], "reason": f"{reader.path}: {error}"})
         finally:
             reader.close()
     stats: dict[str, Any] = {"labelled_steps": steps, "reward_total": rewards, "terminations": terminated}
@@ -97,6 +106,8 @@ def format_info(info: dict[str, Any]) -> str:
             for name, cam in acts["camera_deg"].items():
                 lines.append(f"camera {name:<5} mean {cam['mean']:+.2f}  std {cam['std']:.2f}  |mean| "
                              f"{cam['abs_mean']:.2f} deg/step  moving {cam['moving']:.0%} of steps")
+    for item in info.get("damaged", []):
+        lines.append(f"damaged      {item['file']}: {item['reason']}")
     return "\n".join(lines)
 
 
@@ -113,7 +124,10 @@ def main(argv: list[str], prog: str = "wm data") -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "index":
-            print(f"indexed {len(update_index(args.dir))} episode(s) in {args.dir / 'index.json'}")
+            entries, damaged = update_index_report(args.dir)
+            print(f"indexed {len(entries)} episode(s) in {args.dir / 'index.json'}")
+            for file, reason in damaged:
+                print(f"damaged (left out): {file}: {reason}")
             return 0
         result = dataset_info(args.dir, actions=not args.no_actions)
     except ValueError as error:

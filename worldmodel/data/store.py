@@ -13,7 +13,8 @@ Layout of `DIR/episodes/<name>.npz` (a zip; `np.load` can open it too):
     rewards.npy terminated.npy truncated.npy   (T-1,) float32 / bool / bool
 
 A clip read decompresses only the chunks it overlaps. Writes go to a temporary file in the same folder that is
-renamed into place at the end, so a reader never sees a half-written episode.
+renamed into place at the end, so a reader never sees a half-written episode. Temporary names carry the writer's
+process id and a random token (`.<name>.npz.tmp-<pid>-<token>`), so concurrent writers never share one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import time
 import zipfile
 from pathlib import Path
@@ -38,6 +40,11 @@ CHUNKED_KEYS: dict[str, np.dtype] = {"frames": np.dtype(np.uint8), "depth": np.d
 # the fast level; block ids compress well even at level 3 (measured on BlockWorld footage)
 CHUNK_LEVEL: dict[str, int | None] = {"frames": None, "depth": 1, "block_ids": 3}
 TMP_MARK = ".tmp-"
+
+
+def tmp_name(name: str) -> str:
+    """A temporary file name for `name` unique to this process and call: `.<name>.tmp-<pid>-<token>`."""
+    return f".{name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
@@ -71,7 +78,7 @@ class EpisodeWriter:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_path = self.path.with_name(f".{self.path.name}{TMP_MARK}{os.getpid()}")
+        self.tmp_path = self.path.with_name(tmp_name(self.path.name))
         self.meta: dict[str, Any] = dict(meta or {})
         self.chunk_size = chunk_size
         self.compresslevel = compresslevel

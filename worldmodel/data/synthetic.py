@@ -119,3 +119,17 @@ def make_crafter_npz(path: Path, steps: int, size: int = 64, seed: int = 0, dead
                         achievement_collect_wood=rng.integers(0, 2, steps + 1),
                         ainventory_wood=rng.integers(0, 3, steps + 1))
     return path
+
+
+def find_episode(store: Path, readable: str) -> Path:
+    """The one episode file of `store` whose name is `readable` plus the source-path hash ('<readable>-<8 hex>')."""
+    matches = [p for p in sorted((Path(store) / "episodes").glob(f"{readable}-*.npz"))
+               if len(p.stem) == len(readable) + 9]
+    if len(matches) != 1:
+        raise ValueError(f"{store}: expected one episode named {readable}-<hash>, found {[p.name for p in matches]}")
+    return matches[0]
+
+
+def readable(name: str) -> str:
+    """An episode name without its '-<8 hex>' source-path hash."""
+    return name.rsplit("-", 1)[0]

@@ -1,4 +1,4 @@
-"""Video decoding and encoding through PyAV, centre crop + resize, and frame-rate resampling."""
+"""Video decoding and encoding through PyAV, centre crop (or letterbox) + resize, and frame-rate resampling."""
 
 from __future__ import annotations
 
@@ -11,6 +11,27 @@ import numpy as np
 from PIL import Image
 
 VIDEO_EXTS = (".mp4", ".webm", ".avi", ".mkv")
+CROPS = ("center", "full")  # centre-crop to the target aspect ratio, or letterbox the whole frame
+# a decode may fall this short of the container's declared duration (seconds, plus 2% of it) before the file
+# counts as truncated: declared durations round up to the container's time base and include the last frame
+DURATION_SLACK_S = 0.15
+
+
+def check_fps(fps: float | None) -> float | None:
+    """None stays None; a frame rate must be a finite positive number (ValueError otherwise)."""
+    if fps is None:
+        return None
+    value = float(fps)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    return value
+
+
+def check_crop(crop: str) -> str:
+    """'center' or 'full' (ValueError otherwise)."""
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {list(CROPS)}, got {crop!r}")
+    return crop
 
 
 def parse_size(text: str | int | Sequence[int] | None) -> tuple[int, int] | None:
@@ -31,14 +52,27 @@ def parse_size(text: str | int | Sequence[int] | None) -> tuple[int, int] | None
     return (width, height)
 
 
-def crop_resize(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    """Centre-crop (H,W,3) to the aspect ratio of size=(width, height), then resize (antialiased bilinear)."""
+def crop_resize(frame: np.ndarray, size: tuple[int, int] | None, crop: str = "center") -> np.ndarray:
+    """Fit (H,W,3) into size=(width, height), resizing with antialiased bilinear filtering.
+
+    crop='center' centre-crops to the target aspect ratio first (a 640x360 frame keeps its middle 360x360 for a
+    square target); crop='full' keeps the whole frame, scaled to fit and padded with black bars (letterbox).
+    """
     if size is None:
         return frame
     width, height = size
     h, w = frame.shape[:2]
     if (w, h) == (width, height):
         return frame
+    if crop == "full":
+        scale = min(width / w, height / h)
+        fit_w, fit_h = max(1, round(w * scale)), max(1, round(h * scale))
+        image = Image.fromarray(np.ascontiguousarray(frame)).resize((fit_w, fit_h), Image.Resampling.BILINEAR)
+        out = np.zeros((height, width, 3), np.uint8)
+        y0, x0 = (height - fit_h) // 2, (width - fit_w) // 2
+        out[y0:y0 + fit_h, x0:x0 + fit_w] = np.asarray(image)
+        return out
+    check_crop(crop)
     if w * height > h * width:  # too wide: crop columns
         crop_w = max(1, round(h * width / height))
         x0 = (w - crop_w) // 2
@@ -63,10 +97,13 @@ def probe_video(path: str | os.PathLike) -> dict[str, float | int]:
         raise ValueError(f"{path}: cannot read video ({error})") from error
 
 
-def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """Decode every frame: (time in seconds, (H,W,3) uint8 rgb, centre-cropped and resized to size if given).
+def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None,
+                crop: str = "center") -> Iterator[tuple[float, np.ndarray]]:
+    """Decode every frame: (time in seconds, (H,W,3) uint8 rgb, cropped (see `crop_resize`) and resized to size).
 
-    A corrupt or truncated file raises ValueError naming the file and the frame where decoding failed.
+    A corrupt or truncated file raises ValueError naming the file: a decode error, fewer frames than the stream
+    declares, or (for containers such as mkv/webm that declare no frame count) decoded frames that stop well
+    before the container's declared duration, as in a half-written recording.
     """
     count = 0
     try:
@@ -77,19 +114,29 @@ def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) ->
             stream.thread_type = "AUTO"
             rate = float(stream.average_rate or stream.guessed_rate or 20.0)
             expected = int(stream.frames or 0)
+            declared = float(container.duration) / 1e6 if container.duration else 0.0  # seconds
+            first = last = None
             for frame in container.decode(stream):
                 time = float(frame.time) if frame.time is not None else count / rate
-                yield time, crop_resize(frame.to_ndarray(format="rgb24"), size)
+                first = time if first is None else first
+                last = time
+                yield time, crop_resize(frame.to_ndarray(format="rgb24"), size, crop)
                 count += 1
             if expected and count < expected:
                 raise ValueError(f"{path}: truncated video: decoded {count} of the {expected} frames it declares")
+            if not expected and declared and count:
+                span = (last or 0.0) - (first or 0.0) + 1.0 / rate  # seconds the decoded frames cover
+                if span < declared * 0.98 - DURATION_SLACK_S:
+                    raise ValueError(f"{path}: truncated video: decoded {count} frames ({span:.2f} s) but the "
+                                     f"container declares {declared:.2f} s (about {round(declared * rate)} "
+                                     f"frames at {rate:g} fps); a half-written recording?")
     except (av.FFmpegError, OSError) as error:
         raise ValueError(f"{path}: corrupt or truncated video after {count} frames ({error})") from error
 
 
-def read_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
+def read_frames(path: str | os.PathLike, size: tuple[int, int] | None = None, crop: str = "center") -> np.ndarray:
     """All frames of a video as (T,H,W,3) uint8."""
-    frames = [frame for _, frame in iter_frames(path, size)]
+    frames = [frame for _, frame in iter_frames(path, size, crop)]
     if not frames:
         raise ValueError(f"{path}: the video holds no frames")
     return np.stack(frames)
@@ -97,8 +144,7 @@ def read_frames(path: str | os.PathLike, size: tuple[int, int] | None = None) ->
 
 def resample(frames: Iterable[tuple[float, np.ndarray]], fps: float) -> Iterator[np.ndarray]:
     """Resample timed frames to a constant `fps`: output k shows the latest source frame at time k/fps."""
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    check_fps(fps)
     k, last, start, last_time = 0, None, None, 0.0
     eps = 1e-6
     for time, frame in frames:

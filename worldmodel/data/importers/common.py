@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -12,10 +14,14 @@ import numpy as np
 from tqdm import tqdm
 
 from envs.actions import BINARY_KEYS
-from worldmodel.data.index import episode_path, episodes_dir, remove_stale_tmp, safe_name, update_index
+from worldmodel.data.index import (episode_path, episodes_dir, remove_stale_tmp, safe_name, scan_index,
+                                   update_index_report)
+from worldmodel.data.store import EpisodeReader
 
-# convert(source, destination episode path) -> number of frames written (must write atomically)
-Converter = Callable[[Path, Path], int]
+# convert(source, destination episode path, import settings for the metadata) -> frames written (atomically)
+Converter = Callable[[Path, Path, dict[str, Any]], int]
+NAME_CHARS = 80  # longest readable part of an episode name (the hash keeps longer ones distinct)
+HASH_CHARS = 8
 
 
 @dataclass
@@ -25,6 +31,7 @@ class ImportReport:
     written: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    damaged: list[tuple[str, str]] = field(default_factory=list)  # (episode file, reason), left out of the index
     frames: int = 0
     seconds: float = 0.0
 
@@ -36,44 +43,113 @@ class ImportReport:
         if self.failed:
             lines.append(f"skipped {len(self.failed)} source(s):")
             lines += [f"  {source}: {reason}" for source, reason in self.failed]
+        if self.damaged:
+            lines.append(f"damaged episode file(s) in the store, left out of its index ({len(self.damaged)}):")
+            lines += [f"  {file}: {reason}" for file, reason in self.damaged]
         return "\n".join(lines)
 
 
+def episode_name(source: Path, root: Path) -> str:
+    """The episode name of `source`: a stable function of its path relative to `root` (nothing else).
+
+    A readable part (the relative path without its extension, folders joined by '__', other characters than
+    A-Z a-z 0-9 _ . - replaced by '_', at most 80 characters) plus '-' and 8 hex digits of the SHA-1 of the
+    relative path, so 'a__b.mp4' and 'a/b.mp4', 'x.mp4' and 'x.mkv', or two non-ASCII names never collide and
+    adding a file never renames another.
+    """
+    relative = source.relative_to(root) if source != root and root in source.parents else Path(source.name)
+    readable = safe_name("__".join(relative.with_suffix("").parts))[:NAME_CHARS]
+    digest = hashlib.sha1(relative.as_posix().encode("utf-8", "surrogateescape")).hexdigest()[:HASH_CHARS]
+    return f"{readable}-{digest}"
+
+
 def unique_names(sources: list[Path], root: Path) -> list[tuple[str, Path]]:
-    """Deterministic episode names from source paths relative to `root` (so a re-run finds the same names)."""
-    named = []
-    for source in sources:
-        relative = source.relative_to(root) if source != root and root in source.parents else Path(source.name)
-        named.append((safe_name("__".join(relative.with_suffix("").parts)), source))
-    seen: dict[str, int] = {}
-    result = []
-    for name, source in named:
-        seen[name] = seen.get(name, 0) + 1
-        result.append((name if seen[name] == 1 else f"{name}_{seen[name]}", source))
-    return result
+    """(episode_name(source, root), source) for each source (so a re-run finds the same names)."""
+    return [(episode_name(source, root), source) for source in sources]
+
+
+def jsonable_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as they read back from an episode's metadata (tuples become lists)."""
+    return json.loads(json.dumps(settings))
+
+
+def describe_settings(settings: dict[str, Any] | None) -> str:
+    """'size=[64, 64] fps=20.0 ...' for messages."""
+    if not settings:
+        return "unknown settings"
+    return " ".join(f"{k}={v}" for k, v in sorted(settings.items()) if k != "kind")
+
+
+def _stored_settings(target: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any] | None | str:
+    """The `import` settings of an existing episode file (None when it has none; 'damaged' when unreadable)."""
+    entry = entries.get(target.name)
+    if entry is None:
+        try:
+            reader = EpisodeReader(target)
+        except ValueError:
+            return "damaged"
+        entry = reader.meta
+        reader.close()
+    return entry.get("import")
 
 
 def run_import(items: list[tuple[str, Path]], out: Path, convert: Converter, desc: str,
-               failed: list[tuple[str, str]] | None = None, progress: bool = True) -> ImportReport:
-    """Convert each (name, source) into out/episodes/<name>.npz, skipping finished ones; errors are collected."""
+               failed: list[tuple[str, str]] | None = None, progress: bool = True,
+               settings: dict[str, Any] | None = None, reimport: bool = False) -> ImportReport:
+    """Convert each (name, source) into out/episodes/<name>.npz, skipping finished ones; errors are collected.
+
+    `settings` (the import options: kind, size, fps, crop, ...) go into each episode's metadata as `import`. On
+    resume, an existing episode counts as finished only if it was imported with the same settings; otherwise the
+    whole run is refused (ValueError, nothing written) unless `reimport`, which converts it again. Existing episode
+    files that cannot be read are converted again. Unreadable files elsewhere in the store are reported as damaged.
+    """
+    settings = jsonable_settings(settings or {})
     episodes_dir(out).mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(out)
+    entries = {e["file"]: e for e in scan_index(out)[0]}
+    kind = settings.get("kind")
+    legacy = sorted(f for f, e in entries.items() if kind and "import" not in e and e.get("source") == kind)
+    if legacy:
+        raise ValueError(f"{out}: holds {len(legacy)} {kind} episode(s) imported by an older version without "
+                         f"import settings (e.g. {legacy[0]}); their names differ, so resuming would duplicate "
+                         "them: import into a new --out")
+    todo: list[tuple[str, Path, bool]] = []  # (name, source, replace an existing file)
+    mismatched: list[str] = []
+    for name, source in items:
+        target = episode_path(out, name)
+        if not target.exists():
+            todo.append((name, source, False))
+            continue
+        stored = _stored_settings(target, entries)
+        if stored == "damaged":
+            todo.append((name, source, True))
+        elif stored is not None and stored != settings:
+            mismatched.append(name)
+            todo.append((name, source, True))
+        else:
+            todo.append((name, source, None))  # type: ignore[arg-type]  # finished
+    if mismatched and not reimport:
+        stored = _stored_settings(episode_path(out, mismatched[0]), entries)
+        raise ValueError(f"{out}: {len(mismatched)} episode(s) (e.g. {mismatched[0]}) were imported with "
+                         f"{describe_settings(stored)}, this run asks for {describe_settings(settings)}; "
+                         "use another --out, the same options, or --reimport to convert them again")
     report = ImportReport(failed=list(failed or []))
     start = time.perf_counter()
-    bar = tqdm(items, desc=desc, unit="ep", disable=not progress, file=sys.stderr)
-    for name, source in bar:
-        target = episode_path(out, name)
-        if target.exists():
+    bar = tqdm(todo, desc=desc, unit="ep", disable=not progress, file=sys.stderr)
+    for name, source, replace in bar:
+        if replace is None:
             report.existing.append(name)
             continue
         try:
-            report.frames += convert(source, target)
+            report.frames += convert(source, episode_path(out, name), settings)
             report.written.append(name)
         except (ValueError, OSError) as error:
             report.failed.append((str(source), str(error)))
+        except (TypeError, KeyError, IndexError, AttributeError) as error:  # malformed input the checks missed
+            report.failed.append((str(source), f"malformed input ({type(error).__name__}: {error})"))
         bar.set_postfix(frames=report.frames, failed=len(report.failed))
     report.seconds = time.perf_counter() - start
-    update_index(out)
+    report.damaged = update_index_report(out)[1]
     return report
 
 
@@ -111,7 +187,10 @@ def fps_factor(source_fps: float, fps: float | None, source: Path) -> int:
     return int(round(factor))
 
 
-def provenance(kind: str, source: Path, note: str | None) -> dict[str, Any]:
-    """Standard provenance metadata for an imported episode."""
-    return {"source": kind, "source_path": str(source),
+def provenance(kind: str, source: Path, note: str | None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Standard provenance metadata for an imported episode (with the import settings under 'import')."""
+    meta = {"source": kind, "source_path": str(source),
             "license": note or f"imported from {kind} data; see the original dataset's license"}
+    if settings is not None:
+        meta["import"] = settings
+    return meta

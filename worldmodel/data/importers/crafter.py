@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,8 @@ def find_episodes(src: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, st
     return unique_names(files, src.parent if src.is_file() else src), []
 
 
-def convert(path: Path, target: Path, size: tuple[int, int] | None = None, fps: float | None = None,
-            license_note: str | None = None) -> int:
+def convert(path: Path, target: Path, settings: dict[str, Any] | None = None, size: tuple[int, int] | None = None,
+            fps: float | None = None, license_note: str | None = None, crop: str = "center") -> int:
     """Import one Crafter Recorder npz into episode file `target`; returns the number of frames written."""
     if fps is not None and abs(fps - FPS) > 1e-6:
         raise ValueError(f"{path}: Crafter episodes have no time base to resample; leave --fps unset")
@@ -48,7 +49,7 @@ def convert(path: Path, target: Path, size: tuple[int, int] | None = None, fps: 
     for key in REQUIRED[1:]:
         if len(arrays[key]) != count:
             raise ValueError(f"{path}: key '{key}' has {len(arrays[key])} entries, 'image' has {count}")
-    frames = np.stack([crop_resize(frame, size) for frame in images]) if size else images
+    frames = np.stack([crop_resize(frame, size, crop) for frame in images]) if size else images
     ids = arrays["action"][1:].astype(np.int64)
     try:
         canonical = stack_actions([to_canonical(int(i)) for i in ids]) if len(ids) else None
@@ -58,7 +59,7 @@ def convert(path: Path, target: Path, size: tuple[int, int] | None = None, fps: 
     terminated = arrays["discount"][1:] == 0 if "discount" in arrays else done
     observations = {k: arrays[k][1:] for k in arrays
                     if k.startswith(("achievement_", "ainventory_")) or k in ("player_pos", "discount")}
-    meta = {**provenance("crafter", path, license_note), "fps": FPS, "env_id": "Crafter-v0",
+    meta = {**provenance("crafter", path, license_note, settings), "fps": FPS, "env_id": "Crafter-v0", "crop": crop,
             "action_space": "Discrete(17) crafter action ids (raw_actions.action)"}
     with EpisodeWriter(target, meta) as writer:
         writer.append(frames)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,17 +20,18 @@ def find_videos(src: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]
     return unique_names(videos, src), []
 
 
-def convert(video: Path, target: Path, size: tuple[int, int] | None = (64, 64), fps: float | None = 20.0,
-            license_note: str | None = None) -> int:
-    """Decode, centre-crop + resize and resample one video into episode file `target` (streamed, low memory)."""
+def convert(video: Path, target: Path, settings: dict[str, Any] | None = None,
+            size: tuple[int, int] | None = (64, 64), fps: float | None = 20.0, license_note: str | None = None,
+            crop: str = "center") -> int:
+    """Decode, crop (see `crop_resize`) + resize and resample one video into episode file `target` (streamed)."""
     info = probe_video(video)
     out_fps = float(fps or info["fps"] or 20.0)
-    meta = {**provenance("video", video, license_note), "fps": out_fps, "source_fps": info["fps"],
-            "action_space": None}
+    meta = {**provenance("video", video, license_note, settings), "fps": out_fps, "source_fps": info["fps"],
+            "action_space": None, "crop": crop}
     count = 0
     with EpisodeWriter(target, meta) as writer:
         batch: list[np.ndarray] = []
-        for frame in resample(iter_frames(video, size), out_fps):
+        for frame in resample(iter_frames(video, size, crop), out_fps):
             batch.append(frame)
             if len(batch) == DEFAULT_CHUNK:
                 writer.append(np.stack(batch))

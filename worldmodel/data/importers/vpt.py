@@ -1,20 +1,25 @@
 """VPT contractor recordings (X.mp4 + X.jsonl, one JSON object per 20 Hz tick) -> episodes.
 
-Tick fields used: keyboard.keys (key.keyboard.w -> forward, ...), mouse.buttons (0 -> attack, 1 -> use),
-mouse.dx / mouse.dy (pixels; * 360/2400 -> degrees, kept as floats: camera = [dy, dx] scaled, positive pitch =
-down), hotbar (0-based slot; a change to slot s presses hotbar.{s+1}), isGuiOpen (kept; camera is 0 while a GUI is
-open because the mouse moves the cursor, not the view). Frame t is the view when tick t's action is taken.
+Tick fields used: keyboard.keys (key.keyboard.w -> forward, ...; a single string counts as one key),
+mouse.buttons (0 -> attack, 1 -> use; a single int counts as one button), mouse.dx / mouse.dy (pixels; * the
+mouse scale, 360/2400 degrees per pixel unless --mouse-scale says otherwise, kept as floats: camera = [dy, dx]
+scaled, positive pitch = down; NaN, infinite or over 180 degrees a tick is an error naming file and line), hotbar
+(0-based slot; a change to slot s presses hotbar.{s+1}), isGuiOpen (kept; camera is 0 while a GUI is open because
+the mouse moves the cursor, not the view). Frame t is the view when tick t's action is taken, unless --offset K or
+--align auto says the log runs K ticks late (see worldmodel/data/align.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from envs.actions import BINARY_KEYS
+from envs.actions import BINARY_KEYS, CAMERA_LIMIT_DEG
+from worldmodel.data.align import check_counts, choose_lag, lag_slices
 from worldmodel.data.importers.common import downsample, fps_factor, provenance, unique_names
 from worldmodel.data.store import EpisodeWriter
 from worldmodel.data.video import read_frames
@@ -57,21 +62,49 @@ def read_ticks(path: Path) -> list[dict[str, Any]]:
     return ticks
 
 
-def tick_action(tick: dict[str, Any], last_hotbar: int, path: Path) -> dict[str, Any]:
+def _as_list(value: Any, single: type, key: str, where: str) -> list[Any]:
+    """A JSON list as is, null as [], one `single` value as a one-element list; anything else -> ValueError."""
+    if value is None:
+        return []
+    if isinstance(value, single) and not isinstance(value, bool):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: key '{key}' must be a list, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _mouse_delta(mouse: dict[str, Any], key: str, scale: float, where: str) -> float:
+    """mouse.dx or mouse.dy in degrees; not a finite number, or over CAMERA_LIMIT_DEG in one tick -> ValueError."""
+    value = mouse.get(key, 0.0)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: key 'mouse.{key}' must be a number, got {value!r}")
+    degrees = float(value) * scale
+    if not math.isfinite(degrees) or abs(degrees) > CAMERA_LIMIT_DEG:
+        raise ValueError(f"{where}: key 'mouse.{key}' = {value!r} pixels is not a plausible mouse move "
+                         f"({degrees:g} degrees in one tick; at most {CAMERA_LIMIT_DEG:g})")
+    return degrees
+
+
+def tick_action(tick: dict[str, Any], last_hotbar: int, path: Path, mouse_scale: float = CAMERA_SCALE) -> dict[str, Any]:
     """One tick -> canonical action dict (buttons int, camera float32 (2,) degrees)."""
     where = f"{path}:{tick['_line']}"
-    try:
-        keys = (tick.get("keyboard") or {}).get("keys") or []
-        mouse = tick.get("mouse") or {}
-        buttons = mouse.get("buttons") or []
-        dx, dy = float(mouse.get("dx", 0.0)), float(mouse.get("dy", 0.0))
-    except (AttributeError, TypeError, ValueError) as error:
-        raise ValueError(f"{where}: malformed 'keyboard' or 'mouse' ({error})") from error
+    keyboard, mouse = tick.get("keyboard") or {}, tick.get("mouse") or {}
+    if not isinstance(keyboard, dict) or not isinstance(mouse, dict):
+        raise ValueError(f"{where}: keys 'keyboard' and 'mouse' must be JSON objects")
+    keys = _as_list(keyboard.get("keys"), str, "keyboard.keys", where)
+    buttons = _as_list(mouse.get("buttons"), int, "mouse.buttons", where)
+    dx, dy = _mouse_delta(mouse, "dx", mouse_scale, where), _mouse_delta(mouse, "dy", mouse_scale, where)
     action: dict[str, Any] = {key: 0 for key in BINARY_KEYS}
     for key in keys:
+        if not isinstance(key, str):
+            raise ValueError(f"{where}: key 'keyboard.keys' must hold key names, got {key!r}")
         if key in KEYS:
             action[KEYS[key]] = 1
     for button in buttons:
+        if isinstance(button, bool) or not isinstance(button, int):
+            raise ValueError(f"{where}: key 'mouse.buttons' must hold button numbers, got {button!r}")
         if button in MOUSE_BUTTONS:
             action[MOUSE_BUTTONS[button]] = 1
     hotbar = tick.get("hotbar", last_hotbar)
@@ -80,7 +113,7 @@ def tick_action(tick: dict[str, Any], last_hotbar: int, path: Path) -> dict[str,
     if hotbar != last_hotbar:
         action[f"hotbar.{hotbar + 1}"] = 1
     gui = bool(tick.get("isGuiOpen", False))
-    action["camera"] = np.zeros(2, np.float32) if gui else np.array([dy, dx], np.float32) * CAMERA_SCALE
+    action["camera"] = np.zeros(2, np.float32) if gui else np.array([dy, dx], np.float32)
     return action
 
 
@@ -89,26 +122,32 @@ def is_null(action: dict[str, Any]) -> bool:
     return not any(action[key] for key in BINARY_KEYS) and not np.any(action["camera"])
 
 
-def convert(video: Path, target: Path, size: tuple[int, int] | None = None, fps: float | None = None,
-            license_note: str | None = None, drop_null: bool = False) -> int:
+def convert(video: Path, target: Path, settings: dict[str, Any] | None = None, size: tuple[int, int] | None = None,
+            fps: float | None = None, license_note: str | None = None, drop_null: bool = False,
+            mouse_scale: float = CAMERA_SCALE, crop: str = "center", offset: int = 0,
+            align: str | None = None) -> int:
     """Import one recording into episode file `target`; returns the number of frames written.
 
     The video must have as many frames as ticks (the last tick's action then has no following frame and is
-    dropped) or one more. With drop_null, null-action ticks are dropped with their frame, as in the VPT loader.
+    dropped) or one more, give or take the lag. offset / align='auto' pair frame t with tick t + lag (see
+    worldmodel/data/align.py); the lag is stored as meta 'lag'. With drop_null, null-action ticks are dropped with
+    their frame, as in the VPT loader.
     """
     jsonl = video.with_suffix(".jsonl")
     ticks = read_ticks(jsonl)
     actions, hotbar = [], 0
     for tick in ticks:
-        actions.append(tick_action(tick, hotbar, jsonl))
+        actions.append(tick_action(tick, hotbar, jsonl, mouse_scale))
         hotbar = tick.get("hotbar", hotbar)
-    frames = read_frames(video, size)
-    if len(frames) not in (len(ticks), len(ticks) + 1):
-        raise ValueError(f"{video}: {len(frames)} frames but {jsonl.name} has {len(ticks)} ticks "
-                         "(expected equal, or one more frame)")
+    frames = read_frames(video, size, crop)
+    camera = np.array([a["camera"] for a in actions], np.float32).reshape(len(actions), 2)
+    lag, lag_meta = choose_lag(frames, camera, offset, align)
+    check_counts(len(frames), len(ticks), lag, str(video), jsonl.name)
+    frame_part, step_part = lag_slices(len(frames), len(ticks), lag)
+    frames, ticks, actions = frames[frame_part], ticks[step_part], actions[step_part]
     keep = [t for t in range(len(ticks)) if not (drop_null and is_null(actions[t]))]
-    frame_index = keep + ([len(ticks)] if len(frames) == len(ticks) + 1 else [])
-    if len(frame_index) < 1:
+    frame_index = keep + [len(ticks)]  # the frame after the last aligned tick closes the episode
+    if not keep:
         raise ValueError(f"{jsonl}: every tick is a null action; nothing left to import")
     steps = len(frame_index) - 1
     chosen = [actions[t] for t in keep[:steps]]
@@ -121,9 +160,9 @@ def convert(video: Path, target: Path, size: tuple[int, int] | None = None, fps:
     sub, stacked, per_step = downsample(steps, factor, stacked, {"gui_open": gui, "hotbar_slot": slot})
     truncated = np.zeros(len(sub) - 1, bool)
     truncated[-1:] = True
-    info = {**provenance("vpt", video, license_note), "fps": FPS / factor,
+    info = {**provenance("vpt", video, license_note, settings), "fps": FPS / factor,
             "action_space": "canonical (from VPT jsonl; raw ticks kept at 20 Hz)", "drop_null": drop_null,
-            "dropped_null_ticks": len(ticks) - len(keep)}
+            "dropped_null_ticks": len(ticks) - len(keep), "mouse_scale": mouse_scale, "crop": crop, **lag_meta}
     with EpisodeWriter(target, info) as writer:
         writer.append(frames[np.asarray(frame_index)[sub]])
         writer.close(actions=stacked, truncated=truncated, raw_actions=raw, observations=per_step)
