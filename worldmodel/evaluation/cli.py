@@ -3,6 +3,8 @@
     wm bench speed   [--model PATH|bundled|random] [--batch 1 64] [--device cpu|cuda] [--threads 2] [--json F]
     wm bench quality --model PATH [PATH ...] --data DIR [--context 4] [--horizons 16 64] [--max-windows 32]
                      [--decoding sample mean] [--json F] [--plot F.png]
+    wm bench train   --target tokenizer|dynamics|fusion|agent [--size bundled|gpu|tiny] [--steps 10]
+                     [--threads 2] [--precision fp32 bf16] [--rollout-frames 0] [--json F]
 
 Speed times the whole `WorldModel.step` (speed.py). `--model random` times an untrained model of the default
 configuration (no checkpoint needed). Quality reports, each beside the copy-last-frame baseline:
@@ -14,7 +16,9 @@ max(horizons) frames of the store's episodes (loading.py). SSIM (mean over frame
 open loop beside copy-last is printed below the table. On BlockWorld stores (depth and pose recorded),
 reprojection references follow: what perfect geometry alone scores, no model involved (reprojection.py,
 references.py), and each open-loop error is split into the pixels visible from the last context frame and the
-unseen ones, beside the tokenizer's own error there (regions.py).
+unseen ones, beside the tokenizer's own error there (regions.py). Train times training steps of one module per
+precision, with a breakdown and the FLOP/s achieved against the machine's matmul peak (train_speed.py,
+train_targets.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from worldmodel.evaluation.quality import bench_quality
 from worldmodel.evaluation.quality_table import print_quality, quality_table
 from worldmodel.evaluation.references import print_references, reference_summary
 from worldmodel.evaluation.speed import bench_speed, speed_text
+from worldmodel.evaluation.train_speed import PRECISION_DTYPES
+from worldmodel.evaluation.train_targets import SIZES, TARGETS
 from worldmodel.model import WorldModel
 
 
@@ -58,10 +64,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                               "one table each")
     for p in (speed, quality):
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
-        p.add_argument("--json", default=None, help="also write the results to this JSON file")
         p.add_argument("--no-fusion", action="store_true",
                        help="decode the tokens alone even if the model has a frame-fusion net (WorldModel.fusion)")
+    train = sub.add_parser("train", help="training step time per precision, its breakdown and FLOP utilisation")
+    train.add_argument("--target", required=True, choices=TARGETS)
+    train.add_argument("--size", default="bundled", choices=SIZES,
+                       help="bundled: the shipped architecture, batches of the cpu recipe; gpu: the gpu recipe's")
+    train.add_argument("--steps", type=int, default=10, help="timed steps per precision (after 2 warm-up steps)")
+    train.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=list(PRECISION_DTYPES))
+    train.add_argument("--rollout-frames", type=int, default=0,
+                       help="dynamics: self-forcing with this many rolled-out frames (model.rollout_frames)")
+    for p in (speed, quality, train):
+        p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+        p.add_argument("--json", default=None, help="also write the results to this JSON file")
     quality.add_argument("--plot", default=None, help="also plot PSNR per open-loop step to this PNG file")
     return parser
 
@@ -73,6 +88,8 @@ def main(argv: list[str], prog: str = "wm bench") -> int:
         torch.set_num_threads(args.threads)
     if args.what == "quality":
         return _quality_main(args, prog)
+    if args.what == "train":
+        return _train_main(args, prog)
     return _speed_main(args, prog)
 
 
@@ -93,10 +110,11 @@ def _load_model(spec: str, args: argparse.Namespace, prog: str, hint: str = "") 
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp name, then rename (no half-written file after a kill)."""
+    """Write JSON to a temp name in the same folder, then rename (no half-written file after a kill); mode 0644."""
     temp = f"{path}.tmp"
     with open(temp, "w") as handle:
         json.dump(payload, handle, indent=2)
+    os.chmod(temp, 0o644)
     os.replace(temp, path)
 
 
@@ -147,4 +165,30 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
         from worldmodel.evaluation.plot import plot_quality
 
         print(f"plot: {plot_quality(summaries, args.plot)}")
+    return 0
+
+
+def _train_main(args: argparse.Namespace, prog: str) -> int:
+    """`wm bench train`: record a tiny store, build the target, time it per precision; the table, optional JSON."""
+    import tempfile
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from worldmodel.evaluation.train_speed import bench_train, train_table
+    from worldmodel.evaluation.train_targets import SIZE, build_target, record_store
+
+    if args.steps < 1 or args.rollout_frames < 0:
+        print(f"{prog}: --steps must be >= 1 and --rollout-frames >= 0", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="wm_bench_train_") as temp:
+        def store(clip_len: int, batch: int) -> Path:
+            return record_store(Path(temp) / f"store_{clip_len}_{batch}", 2, clip_len + batch, SIZE[args.size].frame)
+
+        target = build_target(args.target, args.size, store, args.rollout_frames)
+        result = bench_train(target, list(dict.fromkeys(args.precision)), args.steps)
+    result.update(size=args.size, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  cpu_capability=torch.backends.cpu.get_cpu_capability(), torch=torch.__version__)
+    print(train_table(result))
+    if args.json:
+        _write_json(args.json, result)
     return 0
