@@ -19,6 +19,7 @@ import numpy as np
 MAX_LAG = 10
 MAX_SIDE = 128  # frames are block-averaged down to at most this many pixels a side before phase correlation
 MIN_PAIRS = 8  # a lag needs at least this many (image shift, camera) pairs to be scored
+STATIC_PEAK_RATIO = 0.3  # a non-zero peak this strong relative to the zero-shift peak wins (see image_shifts)
 
 
 @dataclass
@@ -70,6 +71,12 @@ def image_shifts(frames: np.ndarray) -> np.ndarray:
         cross /= np.abs(cross) + 1e-9
         corr = np.fft.irfft2(cross, s=(h, w))
         y, x = np.unravel_index(int(np.argmax(corr)), corr.shape)
+        if y == 0 and x == 0:  # static overlays (HUD, crosshair) peak at zero shift: prefer a strong moving peak
+            masked = corr.copy()
+            masked[np.ix_([-1, 0, 1], [-1, 0, 1])] = -np.inf
+            y2, x2 = np.unravel_index(int(np.argmax(masked)), corr.shape)
+            if masked[y2, x2] >= STATIC_PEAK_RATIO * corr[0, 0]:
+                y, x = y2, x2
         shifts[t] = (_peak(corr, h, int(y), 0), _peak(corr, w, int(x), 1))
     return shifts
 

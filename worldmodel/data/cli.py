@@ -1,4 +1,5 @@
-"""`wm data info DIR [--json]` (episodes, frames, hours, resolution, action statistics) and `wm data index DIR`."""
+"""`wm data info DIR [--json]` (episodes, frames, hours, resolution, action statistics), `wm data index DIR`,
+`wm data check DIR [--json]` (action/frame lag per episode) and `wm data split DIR --held-out F [--seed S]`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from typing import Any
 import numpy as np
 
 from envs.actions import BINARY_KEYS
+from worldmodel.data.align import estimate_lag, image_shifts
 from worldmodel.data.index import episodes_dir, scan_index, update_index_report
 from worldmodel.data.store import EpisodeReader
+
+CHECK_FRAMES = 2000  # `wm data check` looks at the first this many frames of each episode
+WEAK_CORRELATION = 0.2  # below this the camera barely explains the image motion
 
 
 def dataset_info(root: str | Path, actions: bool = True) -> dict[str, Any]:
@@ -80,6 +85,62 @@ def _action_stats(root: str | Path, entries: list[dict[str, Any]], damaged: list
     return stats
 
 
+def check_alignment(root: str | Path, max_frames: int = CHECK_FRAMES) -> dict[str, Any]:
+    """Per episode with camera actions: the lag (ticks the actions run late, -10..10) that best pairs the logged
+    camera with the image motion, its correlation, the correlation at lag 0, and a warning when the lag is not 0.
+
+    Returns {"path", "episodes": [{file, lag, correlation, correlation_at_zero, status}], "warnings": [...],
+    "damaged": [...]}; status is 'aligned', 'lagged', 'no motion' (nothing to align on) or 'no actions'.
+    """
+    entries, damaged = scan_index(root)
+    result: dict[str, Any] = {"path": str(root), "episodes": [], "warnings": [],
+                              "damaged": [{"file": f, "reason": r} for f, r in damaged]}
+    for entry in entries:
+        row: dict[str, Any] = {"file": entry["file"], "lag": None, "correlation": None, "correlation_at_zero": None}
+        if not entry.get("action_known"):
+            result["episodes"].append({**row, "status": "no actions"})
+            continue
+        try:
+            reader = EpisodeReader(episodes_dir(root) / entry["file"])
+            try:
+                stop = min(reader.length, max_frames)
+                frames, camera = reader.read("frames", 0, stop), reader.array("actions.camera")[:stop - 1]
+            finally:
+                reader.close()
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            result["damaged"].append({"file": entry["file"], "reason": str(error)})
+            continue
+        estimate = estimate_lag(image_shifts(frames), camera)
+        if estimate is None:
+            result["episodes"].append({**row, "status": "no motion"})
+            continue
+        row.update(lag=estimate.lag, correlation=round(estimate.correlation, 4),
+                   correlation_at_zero=round(estimate.correlation_at_zero, 4),
+                   status="aligned" if estimate.lag == 0 else "lagged")
+        result["episodes"].append(row)
+        if estimate.lag:
+            weak = " (weak correlation: little camera motion?)" if estimate.correlation < WEAK_CORRELATION else ""
+            result["warnings"].append(
+                f"{entry['file']}: the camera actions match the frames best {estimate.lag:+d} step(s) late "
+                f"(correlation {estimate.correlation:.2f}, {estimate.correlation_at_zero:.2f} at 0){weak}; "
+                f"re-import with --offset {estimate.lag} or --align auto")
+    return result
+
+
+def format_check(check: dict[str, Any]) -> str:
+    """Readable lines of `check_alignment`."""
+    lines = [f"store {check['path']}: action/frame lag per episode (steps the actions run late)"]
+    for row in check["episodes"]:
+        if row["lag"] is None:
+            lines.append(f"  {row['file']}: {row['status']}")
+        else:
+            lines.append(f"  {row['file']}: lag {row['lag']:+d}  correlation {row['correlation']:.2f} "
+                         f"(at 0: {row['correlation_at_zero']:.2f})  {row['status']}")
+    lines += [f"warning: {text}" for text in check["warnings"]]
+    lines += [f"damaged: {item['file']}: {item['reason']}" for item in check["damaged"]]
+    return "\n".join(lines)
+
+
 def format_info(info: dict[str, Any]) -> str:
     """Readable multi-line text of `dataset_info`."""
     def counts(mapping: dict[str, int]) -> str:
@@ -121,8 +182,20 @@ def main(argv: list[str], prog: str = "wm data") -> int:
     info.add_argument("--no-actions", action="store_true", help="skip action statistics (faster)")
     index = sub.add_parser("index", help="rewrite DIR/index.json from the episode files present")
     index.add_argument("dir", type=Path, help="episode store folder")
+    check = sub.add_parser("check", help="per episode with camera actions, the action/frame lag that best aligns "
+                           "them (0 when aligned) and its correlation; exit 1 with a warning when some lag is not 0")
+    check.add_argument("dir", type=Path, help="episode store folder")
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    check.add_argument("--max-frames", type=int, default=CHECK_FRAMES,
+                       help=f"frames looked at per episode (default {CHECK_FRAMES})")
     args = parser.parse_args(argv)
     try:
+        if args.command == "check":
+            if args.max_frames < 2:
+                raise ValueError(f"--max-frames must be >= 2, got {args.max_frames}")
+            report = check_alignment(args.dir, args.max_frames)
+            print(json.dumps(report, indent=1) if args.json else format_check(report))
+            return 1 if report["warnings"] else 0
         if args.command == "index":
             entries, damaged = update_index_report(args.dir)
             print(f"indexed {len(entries)} episode(s) in {args.dir / 'index.json'}")

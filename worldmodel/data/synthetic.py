@@ -133,3 +133,56 @@ def find_episode(store: Path, readable: str) -> Path:
 def readable(name: str) -> str:
     """An episode name without its '-<8 hex>' source-path hash."""
     return name.rsplit("-", 1)[0]
+
+
+def turning_script(ticks: int, seed: int = 0, hold: int = 3) -> np.ndarray:
+    """(ticks, 2) float32 [pitch, yaw] degrees a tick: random turns (yaw -8..8, pitch -3..3) held `hold` ticks,
+    pitch kept within +-30 degrees."""
+    rng = np.random.default_rng(seed)
+    camera, pitch = np.zeros((ticks, 2), np.float32), 0.0
+    for t in range(ticks):
+        if t % hold == 0:
+            yaw_step, pitch_step = float(rng.choice([-8, -4, 0, 4, 8])), float(rng.choice([-3, 0, 3]))
+        step = pitch_step if abs(pitch + pitch_step) <= 30 else -pitch_step
+        pitch += step
+        camera[t] = (step, yaw_step)
+    return camera
+
+
+def make_blockworld_vpt(stem: Path, ticks: int, lag: int = 0, size: tuple[int, int] = (96, 64), seed: int = 0,
+                        mouse_scale: float = 360.0 / 2400.0) -> tuple[Path, Path, np.ndarray]:
+    """A VPT-style recording of BlockWorld turning on the spot: X.mp4 (ticks + 1 rendered frames) and X.jsonl
+    whose mouse log runs `lag` ticks late (tick t logs the turn made at tick t - lag; the first ticks log none).
+
+    Returns (video, jsonl, true camera (ticks, 2) [pitch, yaw] degrees: the turn between frames t and t+1).
+    """
+    import gymnasium
+
+    import envs  # noqa: F401  (registers BlockWorld-v0)
+    from envs.actions import noop_action
+
+    camera = turning_script(ticks, seed)
+    env = gymnasium.make("BlockWorld-v0", width=size[0], height=size[1])
+    frame, _ = env.reset(seed=seed)
+    frames = [np.array(frame)]  # copies: the env may reuse its frame buffer
+    for t in range(ticks):
+        action = noop_action()
+        action["camera"] = camera[t]
+        frame, *_ = env.step(action)
+        frames.append(np.array(frame))
+    env.close()
+    logged = np.zeros_like(camera)
+    if lag >= 0:
+        logged[lag:] = camera[:ticks - lag]
+    else:
+        logged[:lag] = camera[-lag:]
+    lines = []
+    for t in range(ticks):
+        tick = {"keyboard": {"keys": []}, "hotbar": 0, "tick": t, "isGuiOpen": False,
+                "mouse": {"dx": float(logged[t, 1] / mouse_scale), "dy": float(logged[t, 0] / mouse_scale),
+                          "buttons": []}}
+        lines.append(json.dumps(tick))
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    jsonl = stem.with_suffix(".jsonl")
+    jsonl.write_text("\n".join(lines) + "\n")
+    return write_video(stem.with_suffix(".mp4"), np.stack(frames), 20.0), jsonl, camera
