@@ -94,3 +94,29 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # resume: a second run writes nothing new and lists the same failures
     again = import_folder("vpt", src, tmp_path / "out", progress=False)
     assert [readable(n) for n in again.existing] == ["good"] and not again.written and len(again.failed) == 4
+
+
+def test_mouse_scale_and_crop_are_options_recorded_in_meta(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, jsonl = make_vpt_recording(tmp_path / "src" / "rec", ticks=12)
+    code = import_main(["vpt", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--size", "32",
+                        "--mouse-scale", "0.3", "--crop", "full", "--no-progress"])
+    assert code == 0
+    episode = load_episode(find_episode(tmp_path / "out", "rec"))
+    ticks = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    for t in range(11):
+        if not ticks[t]["isGuiOpen"]:
+            assert np.allclose(episode["actions"]["camera"][t], [ticks[t]["mouse"]["dy"] * 0.3,
+                                                                 ticks[t]["mouse"]["dx"] * 0.3], atol=1e-4)
+    meta = episode["meta"]
+    assert meta["mouse_scale"] == 0.3 and meta["crop"] == "full"
+    assert meta["import"]["mouse_scale"] == 0.3 and meta["import"]["crop"] == "full"
+    # 128x72 letterboxed into 32x32: a 32x18 picture between black bars of 7 rows
+    frame = episode["frames"][0]
+    assert frame[:6].max() == 0 and frame[-6:].max() == 0 and decode_index(frame[8:24]) == 0
+    centre = load_episode(find_episode(tmp_path / "out2", "rec")) if import_folder(
+        "vpt", tmp_path / "src", tmp_path / "out2", progress=False, size="32").written else None
+    assert centre is not None and centre["frames"][0].min() > 0 and centre["meta"]["crop"] == "center"
+    assert centre["meta"]["mouse_scale"] == pytest.approx(360 / 2400)
+    with pytest.raises(SystemExit):
+        import_main(["vpt", str(tmp_path / "src"), "--out", str(tmp_path / "x"), "--mouse-scale", "0"])
+    assert "--mouse-scale" in capsys.readouterr().err
