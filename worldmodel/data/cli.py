@@ -16,6 +16,7 @@ import numpy as np
 from envs.actions import BINARY_KEYS
 from worldmodel.data.align import estimate_lag, image_shifts
 from worldmodel.data.index import episodes_dir, scan_index, update_index_report
+from worldmodel.data.split import SPLIT_FILE, make_split
 from worldmodel.data.store import EpisodeReader
 
 CHECK_FRAMES = 2000  # `wm data check` looks at the first this many frames of each episode
@@ -188,8 +189,19 @@ def main(argv: list[str], prog: str = "wm data") -> int:
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
     check.add_argument("--max-frames", type=int, default=CHECK_FRAMES,
                        help=f"frames looked at per episode (default {CHECK_FRAMES})")
+    split = sub.add_parser("split", help=f"hold out a fraction of the episodes (by episode, seeded): writes "
+                           f"DIR/{SPLIT_FILE}, read by open_dataset(DIR, split='train'|'held_out')")
+    split.add_argument("dir", type=Path, help="episode store folder")
+    split.add_argument("--held-out", type=float, required=True, metavar="FRACTION",
+                       help="fraction of the episodes to hold out, e.g. 0.1 (at least 1 episode, at most n-1)")
+    split.add_argument("--seed", type=int, default=0, help="seed of the choice (default 0)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "split":
+            result = make_split(args.dir, args.held_out, args.seed)
+            print(f"split {len(result['train']) + len(result['held_out'])} episode(s): {len(result['train'])} "
+                  f"train, {len(result['held_out'])} held out (seed {args.seed}) -> {args.dir / SPLIT_FILE}")
+            return 0
         if args.command == "check":
             if args.max_frames < 2:
                 raise ValueError(f"--max-frames must be >= 2, got {args.max_frames}")

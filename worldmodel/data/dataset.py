@@ -14,17 +14,22 @@ from torch.utils.data import Dataset
 
 from envs.actions import ACTION_KEYS, BINARY_KEYS
 from worldmodel.data.index import episodes_dir, read_index
+from worldmodel.data.split import filter_split
 from worldmodel.data.store import EpisodeReader, load_episode
 
 MAX_OPEN_FILES = 64
 
 
 class EpisodeDataset:
-    """The episodes of a store: `.episodes` (metadata dicts incl. 'length' and 'file'), `.load(i)`, `.clips(L)`."""
+    """The episodes of a store: `.episodes` (metadata dicts incl. 'length' and 'file'), `.load(i)`, `.clips(L)`;
+    with split='train' or 'held_out' only that part of the store's split.json (see `wm data split`)."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, split: str | None = None) -> None:
         self.root = Path(root)
+        self.split = split
         self.episodes: list[dict[str, Any]] = read_index(self.root)
+        if split is not None:
+            self.episodes = filter_split(self.root, self.episodes, split)
 
     def __len__(self) -> int:
         return len(self.episodes)
@@ -51,9 +56,10 @@ class EpisodeDataset:
                            event_repeat=event_repeat, pad_end=pad_end)
 
 
-def open_dataset(path: str | os.PathLike) -> EpisodeDataset:
-    """Open the episode store at `path` (a folder with index.json and episodes/)."""
-    return EpisodeDataset(path)
+def open_dataset(path: str | os.PathLike, split: str | None = None) -> EpisodeDataset:
+    """Open the episode store at `path` (a folder with index.json and episodes/); split='train' or 'held_out'
+    keeps that part of the store's split.json (written by `wm data split`), None keeps every episode."""
+    return EpisodeDataset(path, split)
 
 
 class ClipDataset(Dataset):
