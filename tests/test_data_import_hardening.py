@@ -185,3 +185,7 @@ def test_damaged_episode_file_is_named_and_skipped(tmp_path: Path, capsys: pytes
     index = json.loads((tmp_path / "out" / "index.json").read_text())
     assert [e["file"] for e in index["episodes"]] == [find_episode(tmp_path / "out", "a").name]
     assert index["damaged"][0]["file"] == "broken.npz"
+    imported = find_episode(tmp_path / "out", "a")
+    imported.write_bytes(imported.read_bytes()[:100])  # an imported episode damaged since: the resume redoes it
+    again = import_folder("video", tmp_path / "src", tmp_path / "out", progress=False)
+    assert again.written == [imported.stem] and load_episode(imported)["frames"].shape[0] == 5

@@ -175,7 +175,7 @@ def format_info(info: dict[str, Any]) -> str:
 
 def main(argv: list[str], prog: str = "wm data") -> int:
     """Entry point of `wm data`."""
-    parser = argparse.ArgumentParser(prog=prog, description="Inspect or re-index an episode store.")
+    parser = argparse.ArgumentParser(prog=prog, description="Inspect, check, split or re-index an episode store.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info = sub.add_parser("info", help="episodes, frames, hours, resolution, action statistics")
     info.add_argument("dir", type=Path, help="episode store folder")

@@ -30,7 +30,11 @@ SETTING_KEYS = ("size", "fps", "crop", "drop_null", "mouse_scale", "offset", "al
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     try:
-        value = check_fps(float(text))
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+    try:
+        value = check_fps(number)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     assert value is not None
@@ -48,7 +52,8 @@ def lag_int(text: str) -> int:
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The argument parser of `wm import`."""
     parser = argparse.ArgumentParser(prog=prog, description="Import recordings into an episode store. Re-running "
-                                     "skips finished episodes; bad sources are skipped and listed at the end.")
+                                     "skips finished episodes (imported with the same settings); bad sources are "
+                                     "skipped and listed at the end.")
     sub = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind, (_, _, size, fps, text, _) in KINDS.items():
         p = sub.add_parser(kind, help=text, description=f"Import {text}.")

@@ -80,7 +80,7 @@ def describe_settings(settings: dict[str, Any] | None) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(settings.items()) if k != "kind")
 
 
-def _stored_settings(target: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any] | None | str:
+def _stored_settings(target: Path, entries: dict[str, dict[str, Any]]) -> dict[str, Any] | str | None:
     """The `import` settings of an existing episode file (None when it has none; 'damaged' when unreadable)."""
     entry = entries.get(target.name)
     if entry is None:
@@ -113,21 +113,18 @@ def run_import(items: list[tuple[str, Path]], out: Path, convert: Converter, des
         raise ValueError(f"{out}: holds {len(legacy)} {kind} episode(s) imported by an older version without "
                          f"import settings (e.g. {legacy[0]}); their names differ, so resuming would duplicate "
                          "them: import into a new --out")
-    todo: list[tuple[str, Path, bool]] = []  # (name, source, replace an existing file)
+    todo: list[tuple[str, Path, bool]] = []  # (name, source, finished already)
     mismatched: list[str] = []
     for name, source in items:
         target = episode_path(out, name)
-        if not target.exists():
+        stored = _stored_settings(target, entries) if target.exists() else "absent"
+        if stored in ("absent", "damaged"):  # new, or an unreadable file to replace
             todo.append((name, source, False))
-            continue
-        stored = _stored_settings(target, entries)
-        if stored == "damaged":
-            todo.append((name, source, True))
         elif stored is not None and stored != settings:
             mismatched.append(name)
-            todo.append((name, source, True))
+            todo.append((name, source, False))
         else:
-            todo.append((name, source, None))  # type: ignore[arg-type]  # finished
+            todo.append((name, source, True))
     if mismatched and not reimport:
         stored = _stored_settings(episode_path(out, mismatched[0]), entries)
         raise ValueError(f"{out}: {len(mismatched)} episode(s) (e.g. {mismatched[0]}) were imported with "
@@ -136,8 +133,8 @@ def run_import(items: list[tuple[str, Path]], out: Path, convert: Converter, des
     report = ImportReport(failed=list(failed or []))
     start = time.perf_counter()
     bar = tqdm(todo, desc=desc, unit="ep", disable=not progress, file=sys.stderr)
-    for name, source, replace in bar:
-        if replace is None:
+    for name, source, finished in bar:
+        if finished:
             report.existing.append(name)
             continue
         try:
