@@ -76,7 +76,7 @@ def test_offset_trims_and_counts_beyond_the_lag_are_errors(late_log: tuple[Path,
     (short / "turns.mp4").write_bytes((src / "turns.mp4").read_bytes())
     (short / "turns.jsonl").write_text("\n".join(lines[:TICKS - 12]) + "\n")
     report = import_folder("vpt", short, tmp_path / "bad", progress=False, offset=3)
-    (source, reason), = report.failed
+    ((_, reason),) = report.failed
     assert f"{TICKS + 1} frames but turns.jsonl has {TICKS - 12} ticks" in reason and "lag of 3" in reason
 
 

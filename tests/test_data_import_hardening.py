@@ -38,7 +38,7 @@ def test_vpt_bad_mouse_values_are_rejected_with_file_and_line(tmp_path: Path, va
     set_tick_field(jsonl, 6, ("mouse", "dx"), value)
     report = import_folder("vpt", tmp_path / "src", tmp_path / "out", progress=False)
     assert [readable(n) for n in report.written] == ["good"]
-    (source, reason), = report.failed
+    ((_, reason),) = report.failed
     assert f"{jsonl}:6" in reason and "mouse.dx" in reason
 
 
@@ -50,6 +50,10 @@ def test_vpt_keys_as_a_string_is_one_key() -> None:
         tick_action({**tick, "keyboard": {"keys": {"w": 1}}}, 0, Path("x.jsonl"))
     with pytest.raises(ValueError, match=r"x.jsonl:3: key 'mouse.dy' must be a number"):
         tick_action({**tick, "mouse": {"dy": "3"}}, 0, Path("x.jsonl"))
+    with pytest.raises(ValueError, match=r"x.jsonl:3: key 'mouse.dx' = 1000\d+ pixels"):
+        tick_action({**tick, "mouse": {"dx": 10**400}}, 0, Path("x.jsonl"))
+    with pytest.raises(ValueError, match=r"x.jsonl:3: key 'isGuiOpen'"):
+        tick_action({**tick, "isGuiOpen": "false"}, 0, Path("x.jsonl"))
 
 
 def rewrite_npz(folder: Path, **changes: object) -> None:
@@ -164,7 +168,8 @@ def test_a_second_import_leaves_the_first_ones_temporary_file_alone(tmp_path: Pa
         first.kill() if first.poll() is None else None
     assert first.returncode == 0 and "closed" in stdout
     assert load_episode(out / "episodes" / "other.npz")["frames"].shape == (4, 8, 8, 3)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     stale = out / "episodes" / f".gone.npz.tmp-{dead.stdout.strip()}-abcd1234"
     stale.write_bytes(b"half")
     import_folder("video", tmp_path / "src", out, progress=False)

@@ -80,9 +80,13 @@ def _mouse_delta(mouse: dict[str, Any], key: str, scale: float, where: str) -> f
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: key 'mouse.{key}' must be a number, got {value!r}")
-    degrees = float(value) * scale
+    try:
+        degrees = float(value) * scale
+    except OverflowError:  # a JSON integer too large for a float
+        degrees = math.inf
     if not math.isfinite(degrees) or abs(degrees) > CAMERA_LIMIT_DEG:
-        raise ValueError(f"{where}: key 'mouse.{key}' = {value!r} pixels is not a plausible mouse move "
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise ValueError(f"{where}: key 'mouse.{key}' = {shown} pixels is not a plausible mouse move "
                          f"({degrees:g} degrees in one tick; at most {CAMERA_LIMIT_DEG:g})")
     return degrees
 
@@ -112,7 +116,9 @@ def tick_action(tick: dict[str, Any], last_hotbar: int, path: Path, mouse_scale:
         raise ValueError(f"{where}: key 'hotbar' must be a slot 0..8, got {hotbar!r}")
     if hotbar != last_hotbar:
         action[f"hotbar.{hotbar + 1}"] = 1
-    gui = bool(tick.get("isGuiOpen", False))
+    gui = tick.get("isGuiOpen", False)
+    if gui is not None and not isinstance(gui, bool):
+        raise ValueError(f"{where}: key 'isGuiOpen' must be true or false, got {gui!r}")
     action["camera"] = np.zeros(2, np.float32) if gui else np.array([dy, dx], np.float32)
     return action
 
