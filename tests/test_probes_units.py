@@ -10,7 +10,8 @@ import pytest
 from envs.actions import noop_action
 from envs.blockworld.env import BlockWorldEnv
 from worldmodel.probes import auxstore
-from worldmodel.probes.adapters import CopyLast, FrozenFirst, Oracle, ShuffledActions, shuffle_script
+from worldmodel.probes.adapters import CopyLast, FrozenFirst, Oracle, ShuffledActions, mirror_script
+from worldmodel.probes.references import carry
 from worldmodel.probes.idm import InverseDynamics, action_classes, infer_actions
 from worldmodel.probes.posesearch import PoseSearch, yaw_difference
 from worldmodel.probes.scenario import EnvPool, Scenario, run_truth, simulate
@@ -82,8 +83,9 @@ def test_normalised_bootstrap_and_half_life() -> None:
     assert normalised(0.5, 1.0, 0.0) == 0.5 and normalised(2.0, 1.0, 3.0) == 0.5  # lower-is-better works too
     assert math.isnan(normalised(1.0, 1.0, 1.0)) and math.isnan(normalised(0.5, 0.2, 0.8, higher_is_better=True))
     m = Metric({"model": np.array([0.5, 0.6, 0.7]), "ceiling": np.ones(3), "copy_last": np.zeros(3)})
-    lo, hi = bootstrap_ci(m, "copy_last", seed=0, resamples=200)
-    assert lo <= 0.6 <= hi and bootstrap_ci(m, "copy_last", 0, 200) == (lo, hi)  # seeded
+    m.values["truth"] = m.values["ceiling"]
+    lo, hi = bootstrap_ci(m, seed=0, resamples=200)
+    assert lo <= 0.6 <= hi and bootstrap_ci(m, 0, 200) == (lo, hi)  # seeded
     hl = half_life(np.array([3, 6, 12, 24]), np.array([0.9, 0.8, 0.3, 0.1]))
     assert 6 < hl["g50"] < 12 and not hl["censored"]
     assert half_life(np.array([3, 6]), np.array([0.9, 0.9]))["censored"]
@@ -106,11 +108,40 @@ def test_reference_rows(run) -> None:
     assert np.array_equal(replay, truth.script_frames)  # restore_state makes the replay exact
     assert (CopyLast().predict([truth], [truth.scenario.script])[0] == truth.prompt_frames[-1]).all()
     assert FrozenFirst().predict([truth], [truth.scenario.script])[0].shape == (t, 64, 64, 3)
-    shuffled = shuffle_script(truth.scenario.script, 1)
-    yaws = sorted(float(a["camera"][1]) for a in truth.scenario.script)
-    assert sorted(float(a["camera"][1]) for a in shuffled) == yaws
     out = ShuffledActions(Oracle(pool), seed=1).predict([truth], [truth.scenario.script])[0]
-    assert out.shape == truth.script_frames.shape
+    assert out.shape == truth.script_frames.shape and not np.array_equal(out[-1], truth.script_frames[-1])
+
+
+def test_mirrored_script_ends_elsewhere_with_the_same_turns() -> None:
+    from worldmodel.probes.scripting import noop, press
+
+    script = turn(90.0) + turn(-140.0) + noop(2)  # the lookback shape: ends 50 degrees left of its start
+    wrong = mirror_script(script)
+    yaws = [float(a["camera"][1]) for a in script]
+    assert sorted(abs(float(a["camera"][1])) for a in wrong) == sorted(abs(y) for y in yaws)  # same magnitudes
+    assert abs(sum(float(a["camera"][1]) for a in wrong) - sum(yaws)) >= 80.0
+    edits_like = turn(-30.0, dpitch=30.0) + turn(15.0, dpitch=-20.0) + turn(180.0) + noop(5) + turn(-180.0)
+    end = sum(float(a["camera"][1]) for a in mirror_script(edits_like)) - sum(float(a["camera"][1]) for a in edits_like)
+    assert 80.0 <= abs((end + 180.0) % 360.0 - 180.0)  # full mirroring would leave only 30 degrees: flipped later
+    moves = mirror_script(press("forward", 3) + press("attack") + noop(4))
+    assert [a["back"] for a in moves[:3]] == [1, 1, 1] and moves[3]["attack"] == 0 and moves[7]["attack"] == 1
+
+
+def test_carry_matches_the_evaluation_reprojection(run) -> None:
+    """The no-memory row, checked against worldmodel.evaluation.reprojection (an independent implementation),
+    and the perfect-memory row returning to a prompt view reproduces it."""
+    from envs.blockworld.hud import hud_mask
+    from worldmodel.evaluation.reprojection import reproject
+
+    truth, _ = run
+    p = truth.prompt_len
+    for target in (p, len(truth.frames) - 1):
+        colours, visible = reproject(truth.frames[p - 1], truth.depth[p - 1], truth.poses[p - 1], truth.depth[target],
+                                     truth.poses[target], truth.fov_deg, hud_mask(64, 64))
+        mine = carry(truth, [p - 1], target).astype(np.int64)
+        assert visible.mean() > 0.2 and (np.abs(mine - np.round(colours))[visible] <= 1).all()
+    back = carry(truth, list(range(p)), p - 1)  # a view the prompt showed: carried onto itself
+    assert (np.abs(back.astype(np.int64) - truth.frames[p - 1]).max(-1) <= 1).mean() > 0.97
 
 
 def test_pose_search_recovers_a_turn(run) -> None:

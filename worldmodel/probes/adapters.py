@@ -1,9 +1,9 @@
 """Model adapters: anything that, given truth runs (for their prompts) and action scripts, predicts frames.
 
-Rows of every probe: the model under test, the ceiling (ground truth through the model's tokenizer; the truth
-itself when the model has none), and the floors copy-last-frame, frozen-first-frame and shuffled-actions (the
-model under test fed a seeded time permutation of each script). "Models" that need no weights: `oracle`
-(BlockWorld itself, replaying the script from the state after the prompt), `copy-last`, `frozen-first`.
+Rows of every probe: the model under test, the fixed reference rows of references.py (truth, truth through the
+bundled tokenizer, copy-last, frozen-first, no-memory and perfect-memory reprojections), the model's own
+tokenizer ceiling, and the shuffled-actions floor (the model under test fed mirrored turns and moves). "Models"
+that need no weights: `oracle` (BlockWorld itself), `copy-last`, `frozen-first`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
-import torch
 
-from envs.actions import Action, noop_action, stack_actions
-from worldmodel.probes.scenario import EnvPool, TruthRun, simulate
+from envs.actions import HOTBAR, Action, noop_action, stack_actions
+from worldmodel.probes.references import CopyLast, FrozenFirst, Reprojection, TokenizerRow, Truth
+from worldmodel.probes.scenario import EnvPool, TruthRun
 
 Progress = Callable[[int], None]  # called with the number of frames just produced
 
@@ -31,60 +31,55 @@ class Predictor(Protocol):
         ...
 
 
-def _is_truth(run: TruthRun, script: Sequence[Action]) -> bool:
-    return script is run.scenario.script
+MIN_END_TURN = 80.0  # degrees the wrong script's final view must differ from the true one's (FOV 70)
 
 
-class Oracle:
-    """BlockWorld itself: the true frames for the true script, a replay from the post-prompt state otherwise."""
-
-    name = "oracle"
-
-    def __init__(self, pool: EnvPool | None = None) -> None:
-        self.pool = pool or EnvPool()
-
-    def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
-                progress: Progress | None = None) -> list[np.ndarray]:
-        out = []
-        for run, script in zip(runs, scripts):
-            if _is_truth(run, script):
-                out.append(run.script_frames)
-            else:
-                env = self.pool.get(*run.frames.shape[1:3])
-                out.append(simulate(run, env, script)["frames"])
-            if progress:
-                progress(len(script))
-        return out
+def _circular(deg: float) -> float:
+    return abs((deg + 180.0) % 360.0 - 180.0)
 
 
-class CopyLast:
-    """Repeats the last prompt frame (a model that does nothing)."""
+def mirror_script(script: Sequence[Action]) -> list[Action]:
+    """The wrong-actions floor: pitch turns mirrored, yaw turns mirrored from the earliest step that leaves the
+    final view at least MIN_END_TURN degrees from the true one (the same magnitudes; all of them when none
+    does, then the one that leaves it farthest), forward<->back and left<->right swapped, and the one-shot
+    buttons (attack, use, jump, hotbar) moved half the script later (cyclically). The camera ends somewhere
+    else, so a perfect world fed this script is no better than copying."""
+    n = len(script)
+    yaws = np.array([float(a["camera"][1]) for a in script], np.float64)
+    tails = np.cumsum(yaws[::-1])[::-1] if n else yaws  # tails[t]: yaw turned from step t on
+    moved = np.array([_circular(2.0 * t) for t in tails])
+    far = np.flatnonzero(moved >= MIN_END_TURN)
+    flip_from = int(far[0]) if far.size else (int(np.argmax(moved)) if n else 0)
+    buttons = ("attack", "use", "jump", *HOTBAR)
+    out = []
+    for t, action in enumerate(script):
+        later = script[(t - n // 2) % n]
+        pitch, yaw = (float(v) for v in action["camera"])
+        new = dict(action)
+        new["camera"] = np.array([-pitch, -yaw if t >= flip_from else yaw], np.float32)
+        new["forward"], new["back"] = action["back"], action["forward"]
+        new["left"], new["right"] = action["right"], action["left"]
+        for key in buttons:
+            new[key] = later[key]
+        out.append(new)
+    return out
 
-    name = "copy_last"
 
-    def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
-                progress: Progress | None = None) -> list[np.ndarray]:
-        return [np.repeat(run.prompt_frames[-1:], len(script), axis=0) for run, script in zip(runs, scripts)]
-
-
-class FrozenFirst:
-    """Repeats the first prompt frame."""
-
-    name = "frozen_first"
-
-    def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
-                progress: Progress | None = None) -> list[np.ndarray]:
-        return [np.repeat(run.prompt_frames[:1], len(script), axis=0) for run, script in zip(runs, scripts)]
-
-
-def shuffle_script(script: Sequence[Action], seed: int) -> list[Action]:
-    """A seeded time permutation of an action script."""
+def shuffle_script(script: Sequence[Any], seed: int) -> list[Any]:
+    """A seeded time permutation (for envs whose actions are not the canonical dict: nothing to mirror)."""
     order = np.random.default_rng(seed).permutation(len(script))
     return [script[i] for i in order]
 
 
+def wrong_script(script: Sequence[Any], seed: int) -> list[Any]:
+    """The shuffled-actions floor's script: mirrored for canonical actions, time-permuted otherwise."""
+    if script and all(isinstance(a, dict) and "camera" in a for a in script):
+        return mirror_script(script)
+    return shuffle_script(script, seed)
+
+
 class ShuffledActions:
-    """The wrapped predictor fed a time-permuted script (seeded per scenario): does the model use its actions?"""
+    """The wrapped predictor fed the wrong actions (wrong_script): does the model use its actions?"""
 
     name = "shuffled_actions"
 
@@ -94,36 +89,15 @@ class ShuffledActions:
 
     def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
                 progress: Progress | None = None) -> list[np.ndarray]:
-        shuffled = [shuffle_script(s, self.seed * 100_003 + i) for i, s in enumerate(scripts)]
-        return self.base.predict(runs, shuffled, progress)
+        """The base predictor's frames for the wrong scripts."""
+        wrong = [wrong_script(s, self.seed * 100_003 + i) for i, s in enumerate(scripts)]
+        return self.base.predict(runs, wrong, progress)
 
 
-class TokenizerCeiling:
-    """Ground truth passed through a tokenizer (encode -> decode); the truth itself without a tokenizer."""
+class Oracle(Truth):
+    """`--model oracle`: BlockWorld itself as the model under test."""
 
-    name = "ceiling"
-
-    def __init__(self, tokenizer: Any | None = None, batch: int = 64) -> None:
-        self.tokenizer = tokenizer
-        self.batch = batch
-
-    def reconstruct(self, frames: np.ndarray) -> np.ndarray:
-        """Tokenizer round trip of uint8 frames (N, H, W, 3)."""
-        if self.tokenizer is None:
-            return frames
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(frames), self.batch):
-                tokens = self.tokenizer.encode(torch.as_tensor(frames[i : i + self.batch]))
-                out.append(self.tokenizer.decode(tokens).cpu().numpy())
-        return np.concatenate(out) if out else frames
-
-    def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
-                progress: Progress | None = None) -> list[np.ndarray]:
-        for run, script in zip(runs, scripts):
-            if not _is_truth(run, script):
-                raise ValueError("the tokenizer ceiling exists only for the true script")
-        return [self.reconstruct(run.script_frames) for run in runs]
+    name = "oracle"
 
 
 class WorldModelAdapter:
@@ -178,7 +152,6 @@ class WorldModelAdapter:
         return [frames[i, : len(s)] for i, s in enumerate(scripts)]
 
 
-ROW_ORDER = ("model", "ceiling", "copy_last", "frozen_first", "shuffled_actions")
 BUILTIN = {"oracle": Oracle, "copy-last": CopyLast, "frozen-first": FrozenFirst}
 
 
@@ -204,7 +177,17 @@ def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, p
     return adapter, wm.tokenizer, adapter.context_frames, (int(wm.frame_shape[0]), int(wm.frame_shape[1]))
 
 
-def make_rows(model: Predictor, tokenizer: Any | None, seed: int = 0) -> dict[str, Predictor]:
-    """The five rows of every probe, in ROW_ORDER."""
-    return {"model": model, "ceiling": TokenizerCeiling(tokenizer), "copy_last": CopyLast(),
-            "frozen_first": FrozenFirst(), "shuffled_actions": ShuffledActions(model, seed)}
+def make_rows(model: Predictor, model_tokenizer: Any | None, seed: int = 0, truth: Predictor | None = None,
+              reference_tokenizer: Any | None = None, geometry: bool = True) -> dict[str, Predictor]:
+    """Every row of a probe (scoring.ROWS order): the model, the fixed reference rows (references.py), the
+    model's own tokenizer ceiling when it has a tokenizer, and the model fed wrong actions."""
+    rows: dict[str, Predictor] = {"model": model, "truth": truth or Truth()}
+    if reference_tokenizer is not None:
+        rows["reference_tokenizer"] = TokenizerRow(reference_tokenizer, "reference_tokenizer")
+    if model_tokenizer is not None:
+        rows["model_tokenizer"] = TokenizerRow(model_tokenizer, "model_tokenizer")
+    rows["copy_last"], rows["frozen_first"] = CopyLast(), FrozenFirst()
+    if geometry:
+        rows["no_memory"], rows["perfect_memory"] = Reprojection(False), Reprojection(True)
+    rows["shuffled_actions"] = ShuffledActions(model, seed)
+    return rows

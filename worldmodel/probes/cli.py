@@ -43,13 +43,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                         help="where segmenter/IDM weights are looked for first (and cached when trained)")
     parser.add_argument("--env", default=None, metavar="ID",
                         help="generic look-away-and-back probe on any Gymnasium env with the canonical camera action")
-    parser.add_argument("--corruption", action="store_true", help="also run the corruption harness (oracle rows)")
+    parser.add_argument("--corruption", action="store_true",
+                        help="also run the corruption harness (damaged truth must lose a stated share of each "
+                        "family's truth-to-floor gap; exit status 1 when a corruption is not caught)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch CPU threads (default 1: on a busy machine more threads can be 10x slower; "
                         "try 2 on an idle 2-core CPU)")
     parser.add_argument("--no-fusion", action="store_true",
                         help="show the model's frames from its tokens alone, without its frame-fusion net")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress lines (results are still printed)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors and the output paths")
+    parser.add_argument("--no-reference-tokenizer", action="store_true",
+                        help="leave out the reference_tokenizer row (the truth through the bundled tokenizer)")
     return parser
 
 
@@ -106,6 +111,7 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
     from worldmodel.probes.adapters import load_model
     from worldmodel.probes.auxstore import load_all
     from worldmodel.probes.config import SuiteConfig
+    from worldmodel.probes.references import load_reference_tokenizer
     from worldmodel.probes.report import write_report
     from worldmodel.probes.scenario import EnvPool
     from worldmodel.probes.suite import parse_suites, run_suite
@@ -124,24 +130,28 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
             from worldmodel.probes.generic import run_generic_cli
 
             return run_generic_cli(args, model, tokenizer, cfg)
-        aux = load_all(args.aux_dir, log=lambda s: print(s, file=sys.stderr))
+        aux = load_all(args.aux_dir, log=None if args.quiet else (lambda s: print(s, file=sys.stderr)))
+        reference = None if args.no_reference_tokenizer else load_reference_tokenizer()
     except (ValueError, FileNotFoundError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 2
     start = time.time()
-    results, raw = run_suite(model, tokenizer, suites, cfg, aux, args.model, progress=not args.no_progress)
+    results, raw = run_suite(model, tokenizer, suites, cfg, aux, args.model,
+                             progress=not (args.no_progress or args.quiet), reference_tokenizer=reference)
     if args.corruption:
         from worldmodel.probes.corruption import run_harness
 
-        results["corruption"] = run_harness(suites, cfg, aux)
+        results["corruption"] = run_harness(suites, cfg, aux, reference)
     results["runtime_s"] = round(time.time() - start, 2)
     paths = write_report(args.out, results, raw)
-    for name, fam in results["families"].items():
-        norm = fam["normalised"]
-        print(f"{fam['letter']} {name:<11} {fam['headline']:<18} model {_num(fam['model'])} ceiling "
-              f"{_num(fam['ceiling'])} floor {_num(fam['floors'][fam['floor']])} normalised {_num(norm)}")
+    if not args.quiet:
+        for name, fam in results["families"].items():
+            raw_means = fam["raw"]
+            print(f"{fam['letter']} {name:<11} {fam['headline']:<24} model {_num(fam['model'])} truth "
+                  f"{_num(raw_means.get('truth'))} copy-last {_num(raw_means.get('copy_last'))} "
+                  f"normalised {_num(fam['normalised'])}")
     print(f"wrote {paths['results']} and {paths['report']} ({results['runtime_s']:.1f} s)")
-    return 0
+    return 0 if results.get("corruption", {}).get("ok", True) else 1
 
 
 def _num(value: object) -> str:

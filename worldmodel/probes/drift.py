@@ -1,10 +1,12 @@
 """Family F, drift horizon: long idle and long exploration; frames until quality crosses a threshold, as a curve.
 
-Quality of a frame = block-id agreement (segmenter vs truth) over the world pixels, smoothed over 3 frames.
-The horizon of a rollout is the first frame where quality falls below THRESHOLD x the ceiling's quality at that
-frame (the whole length if it never does). Exploration (walks and turns) is the headline; in the idle scene
-the truth never changes, so copy-last and frozen-first equal the truth there and are no floors (reported, not
-normalised). Curves of mean quality per row are kept for the report.
+Quality of an exploration frame = block-id agreement (segmenter vs truth) on the pixels whose true block id
+differs from the last prompt frame's (what copying cannot get), smoothed over 3 frames; of an idle frame, over
+all world pixels. The horizon of a rollout is the first frame where quality falls below THRESHOLD x the truth
+row's quality at that frame (the whole length if it never does; frames with nothing changed do not count).
+Exploration (walks and turns) is the headline; in the idle scene the truth never changes, so copy-last and
+frozen-first equal the truth there and are no floors (reported, not normalised). Curves of mean quality per
+row are kept for the report.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from worldmodel.probes.config import SuiteConfig
 from worldmodel.probes.famutil import Preds, Table, make_strip, spread
 from worldmodel.probes.lookback import open_view
-from worldmodel.probes.measure import Measure
+from worldmodel.probes.measure import Measure, nanmean
 from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun
 from worldmodel.probes.scoring import FamilyResult
 from worldmodel.probes.scripting import ScriptBuilder, noop, pan_prompt, spawn_feet, turn, world_seed
@@ -71,21 +73,28 @@ def _smooth(q: np.ndarray) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
-def horizon(quality: np.ndarray, ceiling: np.ndarray) -> int:
-    """First frame whose smoothed quality is below THRESHOLD x the smoothed ceiling (len if never)."""
-    below = np.flatnonzero(_smooth(quality) < THRESHOLD * _smooth(ceiling))
+def horizon(quality: np.ndarray, truth: np.ndarray) -> int:
+    """First frame whose smoothed quality is below THRESHOLD x the truth row's smoothed quality (len if never;
+    frames where either is NaN, nothing to score, never count as below)."""
+    ok = np.isfinite(quality) & np.isfinite(truth)
+    q = np.where(ok, quality, np.where(np.isfinite(truth), truth, 1.0))
+    t = np.where(np.isfinite(truth), truth, 1.0)
+    below = np.flatnonzero(_smooth(q) < THRESHOLD * _smooth(t))
     return int(below[0]) if below.size else len(quality)
 
 
 def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
     """Exploration horizon (headline), idle horizon, mean quality, and the quality curves."""
     table = Table()
-    table.declare("explore_horizon", True, f"exploration: frames until block-id quality < {THRESHOLD} x ceiling")
-    table.declare("idle_horizon", True, f"idle: frames until block-id quality < {THRESHOLD} x ceiling")
-    table.declare("explore_quality", True, "exploration: mean block-id agreement over the rollout")
+    n = horizon_length(cfg)
+    table.declare("explore_horizon", True, f"exploration: frames until block-id quality on changed pixels < "
+                                           f"{THRESHOLD} x the truth's", span=n)
+    table.declare("idle_horizon", True, f"idle: frames until block-id quality < {THRESHOLD} x the truth's", span=n)
+    table.declare("explore_quality", True, "exploration: mean block-id agreement on the pixels whose true block id "
+                                           "differs from the last prompt frame's")
     table.declare("idle_quality", True, "idle: mean block-id agreement over the rollout")
-    table.declare("explore_psnr", True, "exploration: mean PSNR (dB) over the rollout")
-    table.declare("idle_psnr", True, "idle: mean PSNR (dB) over the rollout")
+    table.declare("explore_psnr", True, "exploration: mean PSNR (dB) over the rollout", span=50.0)
+    table.declare("idle_psnr", True, "idle: mean PSNR (dB) over the rollout", span=50.0)
     stride = 1 if cfg.quick else 2  # every other frame is plenty for a curve, and halves the segmenter's work
     curves: dict[str, dict[str, list[list[float]]]] = {"idle": {}, "explore": {}}
     for j, run in enumerate(runs):
@@ -93,13 +102,14 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
         p = run.prompt_len
         idx = list(range(p, len(run.frames), stride))
         scores = {row: measure.frame_scores(run, clips[j], idx) for row, clips in preds.items()}
-        ceiling = scores["ceiling"]["ids"]
+        key = "changed_ids" if kind == "explore" else "ids"
+        truth = scores["truth"][key]
         for row, s in scores.items():
-            table.add(f"{kind}_horizon", row, float(horizon(s["ids"], ceiling) * stride))
-            table.add(f"{kind}_quality", row, float(np.nanmean(s["ids"])))
-            table.add(f"{kind}_psnr", row, float(np.nanmean(s["psnr"])))
-            curves[kind].setdefault(row, []).append(s["ids"].tolist())
-    mean_curves = {kind: {row: np.nanmean(np.array(v), axis=0).tolist() for row, v in rows.items()}
+            table.add(f"{kind}_horizon", row, float(horizon(s[key], truth) * stride))
+            table.add(f"{kind}_quality", row, nanmean(s[key]))
+            table.add(f"{kind}_psnr", row, nanmean(s["psnr"]))
+            curves[kind].setdefault(row, []).append(s[key].tolist())
+    mean_curves = {kind: {row: [nanmean(col) for col in np.array(v, np.float64).T] for row, v in rows.items()}
                    for kind, rows in curves.items()}
     strips = []
     for kind in ("explore", "idle"):

@@ -1,6 +1,8 @@
 """Family D, place/break persistence: break a block and place one, look or walk away, come back.
 
-Scores per edit on return: recall (the edited cell shows what the truth shows), revert rate (the original block
+Scores per edit on return, on the edited cell's pixels whose true block id differs both from the world with
+the edit undone and from the last prompt frame (so copying cannot score): recall (the edited cell shows what
+the truth shows), revert rate (the original block
 reappears: compared with a render of the world with that edit undone), changes to cells nobody edited (on
 surfaces seen in the prompt), and whether each edit shows right after its action.
 
@@ -110,6 +112,7 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
         end = list(range(len(run.frames) - HOLD - 1, len(run.frames)))
         edits = script_edits(run)
         truth_ids = run.block_ids
+        last = truth_ids[run.prompt_len - 1]  # pixels showing what the last prompt frame showed are not scored
         for row, clips in preds.items():
             rec, rev, after = [], [], []
             changed_union = np.zeros(run.frames.shape[1:3], bool)
@@ -121,7 +124,7 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
                     region &= measure.world
                     changed_union |= region
                     undo = undo_ids(run, i, cell, old, textures)
-                    diff = region & (undo != truth_ids[i])
+                    diff = region & (undo != truth_ids[i]) & (truth_ids[i] != last)
                     if diff.sum() < MIN_PIXELS:
                         continue
                     pred_ids = measure.ids(frame_at(run, clips[j], i)[None])[0]
@@ -131,7 +134,7 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
                 for i in range(tick, min(tick + SHOW_AFTER + 1, len(run.frames))):
                     undo = undo_ids(run, i, cell, old, textures)
                     region = cell_region([cell], run.poses[i], run.depth[i], run.world_shape, run.fov_deg)
-                    diff = region & measure.world & (undo != truth_ids[i])
+                    diff = region & measure.world & (undo != truth_ids[i]) & (truth_ids[i] != last)
                     if diff.sum() >= MIN_PIXELS:
                         pred_ids = measure.ids(frame_at(run, clips[j], i)[None])[0]
                         show.append(float((pred_ids[diff] == truth_ids[i][diff]).mean()))

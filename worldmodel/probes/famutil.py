@@ -19,11 +19,11 @@ class Table:
 
     def __init__(self) -> None:
         self.values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        self.meta: dict[str, tuple[bool, str]] = {}
+        self.meta: dict[str, tuple[bool, str, float]] = {}
 
-    def declare(self, name: str, higher_is_better: bool, description: str) -> None:
-        """Direction and meaning of a metric."""
-        self.meta[name] = (higher_is_better, description)
+    def declare(self, name: str, higher_is_better: bool, description: str, span: float = 1.0) -> None:
+        """Direction, meaning and range (1 for ratios) of a metric."""
+        self.meta[name] = (higher_is_better, description, float(span))
 
     def add(self, name: str, row: str, value: float) -> None:
         """One scenario's value of a metric for a row."""
@@ -33,8 +33,8 @@ class Table:
         """Metric objects (every declared metric must have been filled for every row)."""
         out = {}
         for name, rows in self.values.items():
-            hib, desc = self.meta.get(name, (True, ""))
-            out[name] = Metric({r: np.asarray(v, np.float64) for r, v in rows.items()}, hib, desc)
+            hib, desc, span = self.meta.get(name, (True, "", 1.0))
+            out[name] = Metric({r: np.asarray(v, np.float64) for r, v in rows.items()}, hib, desc, span)
         return out
 
 
@@ -47,10 +47,13 @@ REGION_DESCRIPTIONS = {
 
 def declare_regions(table: Table, prefix: str = "") -> None:
     """Declare seen / never_seen psnr, ssim, ids metrics (never-seen reported apart from memory scores)."""
+    wheres = {"seen": "seen in the prompt", "never_seen": "never seen in the prompt (not memory)",
+              "seen_changed": "seen in the prompt whose block id differs from the last prompt frame's there "
+                              "(what copying cannot get)"}
     for region in REGIONS:
-        where = "seen in the prompt" if region == "seen" else "never seen in the prompt (not memory)"
+        where = wheres[region]
         for key, (desc, hib) in REGION_DESCRIPTIONS.items():
-            table.declare(f"{prefix}{region}.{key}", hib, desc.format(where=where))
+            table.declare(f"{prefix}{region}.{key}", hib, desc.format(where=where), 50.0 if key == "psnr" else 1.0)
 
 
 def add_regions(table: Table, measure: Measure, run: TruthRun, preds: Preds, j: int, indices: Sequence[int],
@@ -60,6 +63,48 @@ def add_regions(table: Table, measure: Measure, run: TruthRun, preds: Preds, j: 
         scores = measure.region_scores(run, clips[j], indices)
         for key, values in scores.items():
             table.add(f"{prefix}{key}", row, nanmean(values))
+
+
+def place_landmarks(voxels: np.ndarray, feet: np.ndarray, yaw: float, offsets: Sequence[tuple[float, float]],
+                    first: int = 0) -> tuple[list[tuple[tuple[int, int, int], int]], list[tuple[int, int, int]]]:
+    """2-block landmark pillars at (yaw offset in degrees, distance in blocks) from the feet, where the ground
+    allows: (setup edits, salient cells). Block types cycle through LANDMARKS from `first`."""
+    from worldmodel.probes.scripting import LANDMARKS, pillar_site
+
+    setup, salient = [], []
+    for k, (offset, dist) in enumerate(offsets):
+        cells = pillar_site(voxels, feet, yaw + offset, dist, 2)
+        if cells is None or any(c in salient for c in cells):
+            continue
+        block = LANDMARKS[(first + k) % len(LANDMARKS)]
+        setup += [(c, block) for c in cells]
+        salient += cells
+    return setup, salient
+
+
+def landmark_mask(run: TruthRun, indices: Sequence[int]) -> np.ndarray:
+    """(N, H, W) pixels showing the scenario's salient cells (landmarks) in truth whose block id differs from
+    the last prompt frame's there (copying cannot get them)."""
+    from worldmodel.probes.measure import changed_mask
+    from worldmodel.probes.visibility import cells_mask
+
+    idx = list(indices)
+    shown = np.stack([cells_mask(run.keys(i), run.scenario.salient, run.world_shape) for i in idx])
+    return shown & changed_mask(run, idx)
+
+
+def add_landmarks(table: Table, measure: Measure, run: TruthRun, preds: Preds, j: int, indices: Sequence[int],
+                  name: str = "landmarks.ids") -> None:
+    """Block-id agreement pooled over the landmark pixels (landmark_mask) of the frames at `indices`, every row
+    (NaN when no landmark pixel shows)."""
+    idx = list(indices)
+    mask = landmark_mask(run, idx) & measure.world
+    for row, clips in preds.items():
+        if not mask.any():
+            table.add(name, row, np.nan)
+            continue
+        pred_ids = measure.ids(np.stack([frame_at(run, clips[j], i) for i in idx]))
+        table.add(name, row, float((pred_ids == run.block_ids[idx])[mask].mean()))
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from worldmodel.probes.adapters import Predictor, make_rows
 from worldmodel.probes.famutil import Table, make_strip, spread
 from worldmodel.probes.measure import nanmean
 from worldmodel.probes.scoring import FamilyResult, summarise
-from worldmodel.probes.suite import FORMAT, predict_rows
+from worldmodel.probes.suite import FORMAT, SCHEMA_VERSION, predict_rows
 
 NAME = "lookback_generic"
 AWAY_STEPS = (4, 9, 18, 36)  # about 45/90/180/360 degrees at 10 degrees per step
@@ -108,6 +108,7 @@ class ReplayOracle:
 
     def predict(self, runs: Sequence[GenericRun], scripts: Sequence[Sequence[Any]],
                 progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+        """The recorded frames for the true script, a fresh replay for any other."""
         out = []
         for run, script in zip(runs, scripts):
             if script is run.scenario.script:
@@ -137,7 +138,8 @@ def generic_lookback(make_env: Callable[[], gym.Env], model: Predictor | None, t
             again = play(make_env, s, [*sc.prompt_actions, *sc.script])
             sc.tags["deterministic"] = bool(np.array_equal(frames, again))
             runs.append(GenericRun(sc, frames, canonical))
-    rows = make_rows(model or ReplayOracle(make_env), tokenizer, seed)
+    truth = ReplayOracle(make_env)
+    rows = make_rows(model or truth, tokenizer, seed, truth=truth, geometry=False)
     preds = predict_rows(rows, runs, None)  # type: ignore[arg-type]
     table = Table()
     table.declare("ssim", True, "SSIM of the frames after returning to a view seen in the prompt")
@@ -174,12 +176,12 @@ def run_generic_cli(args: Any, model: Predictor, tokenizer: Any | None, cfg: Any
     seeds = [cfg.seed + k for k in range(cfg.n_seeds)]
     summary, raw = generic_lookback(make_env, predictor, tokenizer, seeds, cfg.prompt_len, cfg.quick,
                                     bootstrap=cfg.bootstrap, seed=cfg.seed)
-    results = {"format": FORMAT, "model": args.model, "env": args.env, "suites": [NAME],
+    results = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "model": args.model, "env": args.env, "suites": [NAME],
                "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
                "rows": list(raw.metrics["ssim"].values),
                "aux": {"segmenter": {}, "idm": {}}, "runtime_s": round(time.time() - start, 2),
                "families": {NAME: summary}}
     paths = write_report(args.out, results, {NAME: raw})
-    print(f"{NAME}: model {summary['model']} ceiling {summary['ceiling']} normalised {summary['normalised']}")
+    print(f"{NAME}: model {summary['model']} truth {summary['raw']['truth']} normalised {summary['normalised']}")
     print(f"wrote {paths['results']} and {paths['report']}")
     return 0

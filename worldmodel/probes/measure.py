@@ -20,7 +20,13 @@ from worldmodel.probes.scenario import TruthRun
 from worldmodel.probes.segmenter import Segmenter, segment
 from worldmodel.probes.visibility import hud_mask
 
-REGIONS = ("seen", "never_seen")
+REGIONS = ("seen", "never_seen", "seen_changed")
+
+
+def changed_mask(run: TruthRun, indices: Sequence[int]) -> np.ndarray:
+    """(N, H, W) pixels whose true block id differs from the last prompt frame's at the same pixel: what
+    copying the last frame cannot get right (the probed content, from ground-truth block ids alone)."""
+    return run.block_ids[list(indices)] != run.block_ids[run.prompt_len - 1][None]
 
 
 def frame_at(run: TruthRun, row: np.ndarray, index: int) -> np.ndarray:
@@ -69,8 +75,9 @@ class Measure:
         return np.where(count > 0, agree / np.maximum(count, 1), np.nan)
 
     def region_scores(self, run: TruthRun, row: np.ndarray, indices: Sequence[int]) -> dict[str, np.ndarray]:
-        """psnr/ssim/ids on surfaces seen in the prompt and on never-seen ones, per frame index:
-        keys like "seen.psnr", "never_seen.ids" -> (len(indices),)."""
+        """psnr/ssim/ids on surfaces seen in the prompt, on never-seen ones, and on seen surfaces whose block id
+        differs from the last prompt frame's (seen_changed), per frame index: keys like "seen.psnr",
+        "seen_changed.ids" -> (len(indices),)."""
         idx = list(indices)
         pred = np.stack([frame_at(run, row, i) for i in idx])
         truth, gt_ids = run.frames[idx], run.block_ids[idx]
@@ -78,19 +85,23 @@ class Measure:
         keys = np.stack([run.keys(i) for i in idx])
         seen = run.seen.mask(keys)
         out: dict[str, np.ndarray] = {}
-        for name, mask in (("seen", seen), ("never_seen", ~seen & (keys >= 0))):
+        masks = (("seen", seen), ("never_seen", ~seen & (keys >= 0)), ("seen_changed", seen & changed_mask(run, idx)))
+        for name, mask in masks:
             psnr, ssim = self.image_scores(pred, truth, mask)
             out[f"{name}.psnr"], out[f"{name}.ssim"] = psnr, ssim
             out[f"{name}.ids"] = self.id_agreement(pred_ids, gt_ids, mask)
         return out
 
     def frame_scores(self, run: TruthRun, row: np.ndarray, indices: Sequence[int]) -> dict[str, np.ndarray]:
-        """Whole-frame (world pixels) psnr / ssim / block-id agreement per frame index."""
+        """Whole-frame (world pixels) psnr / ssim / block-id agreement per frame index, and block-id agreement
+        on the changed pixels (changed_mask) as "changed_ids"."""
         idx = list(indices)
         pred = np.stack([frame_at(run, row, i) for i in idx])
         everything = np.ones(pred.shape[:3], bool)
         psnr, ssim = self.image_scores(pred, run.frames[idx], everything)
-        return {"psnr": psnr, "ssim": ssim, "ids": self.id_agreement(self.ids(pred), run.block_ids[idx], everything)}
+        pred_ids = self.ids(pred)
+        return {"psnr": psnr, "ssim": ssim, "ids": self.id_agreement(pred_ids, run.block_ids[idx], everything),
+                "changed_ids": self.id_agreement(pred_ids, run.block_ids[idx], changed_mask(run, idx))}
 
 
 def nanmean(values: Sequence[float] | np.ndarray) -> float:

@@ -20,11 +20,10 @@ from worldmodel.probes.famutil import Preds, Table, add_regions, centroid, decla
 from worldmodel.probes.measure import Measure
 from worldmodel.probes.scenario import EnvPool, Scenario, TruthRun, run_truth
 from worldmodel.probes.scoring import FamilyResult, half_life
-from worldmodel.probes.scripting import noop, pan_prompt, pillar_sites, turn, yaw_to
+from worldmodel.probes.scripting import LANDMARKS, noop, pan_prompt, pillar_sites, turn, yaw_to
 from worldmodel.probes.visibility import cells_mask
 
 NAME = "permanence"
-LANDMARKS = (B.WOOL_BLUE, B.WOOL_RED, B.DIAMOND, B.GOLD, B.WOOL_YELLOW, B.WOOL_GREEN)  # most legible first
 END_OFFSET = 50.0  # degrees past the landmark where the prompt ends (landmark out of the 70 degree view)
 DIST = 5.0
 HOLD = 2  # frames held after the return; the return frame and these are scored
@@ -90,7 +89,8 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
                                   "block in the frames after the return")
     table.declare("presence", True, "landmark block present anywhere in the view (>= 30% of its true area)")
     table.declare("identity", True, "of landmark-like blocks drawn near the true spot, the fraction of the right type")
-    table.declare("position_error_px", False, "pixel distance of the drawn landmark's centroid from the truth")
+    table.declare("position_error_px", False, "pixel distance of the drawn landmark's centroid from the truth",
+                  span=float(cfg.width))
     declare_regions(table)
     gaps = []
     for j, run in enumerate(runs):

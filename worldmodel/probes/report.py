@@ -14,10 +14,14 @@ from typing import Any
 import numpy as np
 
 from worldmodel.checkpoint import atomic_target, publish, write_atomic_text
-from worldmodel.probes.scoring import ROWS, FamilyResult
+from worldmodel.probes.scoring import MEANING, ROWS, FamilyResult
 
-ROW_COLORS = {"model": "tab:blue", "ceiling": "tab:green", "copy_last": "tab:red", "frozen_first": "tab:orange",
-              "shuffled_actions": "tab:purple"}
+ROW_COLORS = {"model": "tab:blue", "truth": "black", "reference_tokenizer": "tab:green", "model_tokenizer": "tab:olive",
+              "copy_last": "tab:red", "frozen_first": "tab:orange", "no_memory": "tab:pink",
+              "perfect_memory": "tab:cyan", "shuffled_actions": "tab:purple"}
+SHORT = {"model": "model", "truth": "truth", "reference_tokenizer": "ref. tok.", "model_tokenizer": "own tok.",
+         "copy_last": "copy-last", "frozen_first": "frozen", "no_memory": "no-memory", "perfect_memory": "perf. memory",
+         "shuffled_actions": "shuffled"}
 
 
 def _plt() -> Any:
@@ -51,24 +55,50 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def plot_summary(results: dict[str, Any], path: Path) -> None:
-    """Normalised headline score per family with its bootstrap CI (1 = ceiling, 0 = primary floor)."""
+    """Normalised headline score per family (bars, with the bootstrap CI when given) and the reference rows
+    (markers) on the fixed scale: 1 = truth, 0 = copy-last."""
     plt = _plt()
     fams = results["families"]
     names = list(fams)
-    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(names)), 3))
-    vals = [fams[n]["normalised"] if fams[n]["normalised"] is not None else np.nan for n in names]
-    lo = [fams[n]["ci"][0] if fams[n]["ci"][0] is not None else np.nan for n in names]
-    hi = [fams[n]["ci"][1] if fams[n]["ci"][1] is not None else np.nan for n in names]
-    err = np.array([[v - a if np.isfinite(a) else 0 for v, a in zip(vals, lo)],
-                    [b - v if np.isfinite(b) else 0 for v, b in zip(vals, hi)]])
-    ax.bar(range(len(names)), vals, yerr=np.abs(err), color="tab:blue", capsize=4)
-    ax.axhline(1.0, color="tab:green", ls="--", lw=1, label="ceiling")
-    ax.axhline(0.0, color="tab:red", ls="--", lw=1, label="floor")
+    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names)), 3.2))
+    vals = np.array([_nan(fams[n]["normalised"]) for n in names])
+    lo = np.array([_nan(fams[n]["ci"][0]) for n in names])
+    hi = np.array([_nan(fams[n]["ci"][1]) for n in names])
+    err = np.nan_to_num(np.abs(np.stack([vals - lo, hi - vals])))
+    ax.bar(range(len(names)), np.nan_to_num(vals), yerr=err, color=ROW_COLORS["model"], capsize=4, label="model")
+    for row in ("reference_tokenizer", "model_tokenizer", "no_memory", "perfect_memory", "shuffled_actions"):
+        ys = [_nan(fams[n].get("normalised_rows", {}).get(row)) for n in names]
+        if np.isfinite(ys).any():
+            ax.plot(range(len(names)), ys, "o", color=ROW_COLORS[row], ms=4, label=SHORT[row])
+    ax.axhline(1.0, color="black", ls="--", lw=1, label="truth")
+    ax.axhline(0.0, color=ROW_COLORS["copy_last"], ls="--", lw=1, label="copy-last")
     ax.set_xticks(range(len(names)), [f"{fams[n]['letter']} {n}" for n in names], rotation=20)
     ax.set_ylabel("normalised score")
-    ax.set_title(f"{results['model']}: (model - floor) / (ceiling - floor)")
-    ax.legend(fontsize=7)
+    ax.set_title(f"{results['model']}: (row - copy-last) / (truth - copy-last)", fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
     _save(fig, path)
+
+
+def _nan(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
+
+
+def _unit(metric: str) -> str:
+    """The axis a metric belongs on: dB (PSNR), ratio (0-1), or other (px, degrees, blocks, frames)."""
+    if "psnr" in metric:
+        return "dB"
+    if any(k in metric for k in ("_px", "_deg", "_blocks", "horizon")):
+        return "other"
+    return "ratio"
+
+
+def _bars(ax: Any, summary: dict[str, Any], metrics: list[str], rows: list[str]) -> None:
+    width = 0.8 / max(1, len(rows))
+    for k, row in enumerate(rows):
+        vals = [summary["metrics"][m].get(row) for m in metrics]
+        ax.bar(np.arange(len(metrics)) + k * width, [v if v is not None else 0 for v in vals], width,
+               color=ROW_COLORS[row], label=SHORT[row])
+    ax.set_xticks(np.arange(len(metrics)) + 0.4, metrics, rotation=30, fontsize=7)
 
 
 def plot_family(name: str, result: FamilyResult, summary: dict[str, Any], path: Path) -> bool:
@@ -77,7 +107,7 @@ def plot_family(name: str, result: FamilyResult, summary: dict[str, Any], path: 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     extras = result.extras
     if name == "permanence":
-        for row, points in extras["recall_curve"].items():
+        for row, points in extras["recall_curve"].items():  # ratios only: one axis
             g = [p[0] for p in points]
             ax.plot(g, [p[1] for p in points], "o-", color=ROW_COLORS[row], label=row)
         ax.set_xscale("log")
@@ -96,21 +126,29 @@ def plot_family(name: str, result: FamilyResult, summary: dict[str, Any], path: 
         ax.set_ylabel("block-id quality")
     elif name == "actions":
         classes = list(next(iter(extras["per_action"].values())))
-        width = 0.8 / len(ROWS)
-        for k, row in enumerate(ROWS):
+        rows = [r for r in ROWS if r in extras["per_action"]]
+        width = 0.8 / len(rows)
+        for k, row in enumerate(rows):
             f1 = [extras["per_action"][row][c]["f1"] for c in classes]
             ax.bar(np.arange(len(classes)) + k * width, [v if v is not None and np.isfinite(v) else 0 for v in f1],
                    width, color=ROW_COLORS[row], label=row)
         ax.set_xticks(np.arange(len(classes)) + 0.4, classes, rotation=45, fontsize=7)
         ax.set_ylabel("F1 (IDM vs commands)")
-    else:
-        metrics = [m for m in summary["metrics"] if not m.startswith("never_seen")][:6]
-        width = 0.8 / len(ROWS)
-        for k, row in enumerate(ROWS):
-            vals = [summary["metrics"][m].get(row) for m in metrics]
-            ax.bar(np.arange(len(metrics)) + k * width, [v if v is not None else 0 for v in vals], width,
-                   color=ROW_COLORS[row], label=row)
-        ax.set_xticks(np.arange(len(metrics)) + 0.4, metrics, rotation=30, fontsize=7)
+    else:  # ratios and dB on separate axes (PSNR ~20 dB would flatten ratios < 1)
+        plt.close(fig)
+        names = [m for m in summary["metrics"] if "never_seen" not in m]
+        ratios = [m for m in names if _unit(m) == "ratio"][:6]
+        db = [m for m in names if _unit(m) == "dB"][:3]
+        rows = [r for r in ROWS if r in summary["metrics"][names[0]]]
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [2, 1]})
+        _bars(axes[0], summary, ratios, rows)
+        axes[0].set_ylabel("ratio (0-1)")
+        _bars(axes[1], summary, db, rows)
+        axes[1].set_ylabel("PSNR (dB)")
+        axes[0].set_title(f"{summary['letter']} {name}")
+        axes[0].legend(fontsize=6, ncol=2)
+        _save(fig, path)
+        return True
     ax.set_title(f"{summary['letter']} {name}")
     ax.legend(fontsize=6)
     _save(fig, path)
@@ -147,52 +185,69 @@ def save_strip(result: FamilyResult, path: Path) -> bool:
     return True
 
 
+def _rows_present(results: dict[str, Any]) -> list[str]:
+    present = {r for fam in results["families"].values() for r in fam["raw"]}
+    return [r for r in ROWS if r in present]
+
+
 def markdown(results: dict[str, Any], images: dict[str, list[str]]) -> str:
     """The human report."""
     cfg = results["config"]
+    rows = _rows_present(results)
     lines = [f"# Probe report: {results['model']}", "",
-             f"Suites: {', '.join(results['suites'])}; worlds per sweep point: {1 if cfg['quick'] else cfg['seeds']}; "
+             f"Suites: {', '.join(results['suites'])}; seeds {cfg['seeds']}{' (quick)' if cfg['quick'] else ''}; "
              f"seed {cfg['seed']}; prompt {cfg['prompt_len']} frames; context window {cfg['context']} frames; "
              f"runtime {results['runtime_s']:.1f} s.", "",
-             "Normalised score = (model - floor) / (ceiling - floor): 1 = as good as ground truth through the "
-             "model's tokenizer, 0 = as good as the primary floor (copy-last-frame). CIs: seeded bootstrap over "
-             "scenarios. Only surfaces seen in the prompt count for memory; never-seen surfaces are reported apart.",
+             MEANING + " Rows: truth (BlockWorld), ref. tok. (the truth through the bundled tokenizer, the same for "
+             "every model), own tok. (the truth through the model's own tokenizer, its ceiling: a separate column), "
+             "copy-last, frozen (first prompt frame), no-memory (the last prompt frame carried by the true depth and "
+             "camera), perf. memory (every prompt frame carried that way), shuffled (the model fed mirrored turns "
+             "and moves). CIs: seeded bootstrap over scenarios, shown from 5 scenarios on. Gap: the headline's raw "
+             "truth - copy-last difference as a share of its range.",
              "", "![summary](plots/summary.png)", "",
-             "| family | headline | model | ceiling | copy-last | frozen-first | shuffled | normalised [95% CI] |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Headline, raw (measured against the truth):", "",
+             "| family | headline | " + " | ".join(SHORT[r] for r in rows) + " | gap | normalised [95% CI] |",
+             "|---|---|" + "---|" * (len(rows) + 2)]
     for name, fam in results["families"].items():
-        floors = fam["floors"]
         norm = _fmt(fam["normalised"]) if fam["floor_is_floor"] else "n/a (no floor)"
-        lines.append(f"| {fam['letter']} {name} | {fam['headline']} | {_fmt(fam['model'])} | {_fmt(fam['ceiling'])} | "
-                     f"{_fmt(floors['copy_last'])} | {_fmt(floors['frozen_first'])} | "
-                     f"{_fmt(floors['shuffled_actions'])}"
-                     f" | {norm} [{_fmt(fam['ci'][0], 2)}, {_fmt(fam['ci'][1], 2)}] |")
+        ci = (f" [{_fmt(fam['ci'][0], 2)}, {_fmt(fam['ci'][1], 2)}]" if fam["ci"][0] is not None else " (n < 5)")
+        lines.append(f"| {fam['letter']} {name} | {fam['headline']} | "
+                     + " | ".join(_fmt(fam["raw"].get(r)) for r in rows)
+                     + f" | {_fmt(fam['gap_share'], 2)} | {norm}{ci} |")
+    lines += ["", "Headline, normalised (1 = truth, 0 = copy-last):", "",
+              "| family | " + " | ".join(SHORT[r] for r in rows) + " |", "|---|" + "---|" * len(rows)]
+    for name, fam in results["families"].items():
+        lines.append(f"| {fam['letter']} {name} | "
+                     + " | ".join(_fmt(fam["normalised_rows"].get(r), 2) for r in rows) + " |")
     seg = results["aux"]["segmenter"]
+    this = seg.get("this_run", {})
     lines += ["", f"Segmenter: held-out accuracy {_fmt(seg.get('metrics', {}).get('accuracy_gt'))}; on this run's "
-              f"truth frames {_fmt(seg.get('this_run', {}).get('accuracy_gt'))}, on their tokenizer reconstructions "
-              f"(the block-id ceiling) {_fmt(seg.get('this_run', {}).get('accuracy_ceiling'))}.", ""]
+              f"truth frames {_fmt(this.get('accuracy_gt'))}, on their reference-tokenizer reconstructions "
+              f"{_fmt(this.get('accuracy_reference_tokenizer'))}.", ""]
     for name, fam in results["families"].items():
         lines += [f"## {fam['letter']}. {name}", "", f"Headline: `{fam['headline']}`: {fam['description']}", ""]
         if name == "permanence":
-            g = fam["g50"]["model"]
-            g50 = "n/a" if g["g50"] is None else (f"> {g['g50']:.0f}" if g["censored"] else f"{g['g50']:.1f}")
+            g = fam["g50"].get("model", {})
+            g50 = ("n/a" if g.get("g50") is None else (f"> {g['g50']:.0f}" if g["censored"] else f"{g['g50']:.1f}"))
             lines += [f"g50 (gap at which recall halves) of the model: {g50} frames "
                       f"(context window {fam['context_frames']}).", ""]
-        lines += ["| metric | " + " | ".join(ROWS) + " | normalised |", "|---|" + "---|" * (len(ROWS) + 1)]
+        lines += ["| metric | " + " | ".join(SHORT[r] for r in rows) + " | gap | normalised |",
+                  "|---|" + "---|" * (len(rows) + 2)]
         for metric, vals in fam["metrics"].items():
             arrow = "↑" if vals["higher_is_better"] else "↓"
             norm = _fmt(vals["normalised"]) if vals["floor_is_floor"] else "n/a"
-            lines.append(f"| {metric} {arrow} | " + " | ".join(_fmt(vals.get(r)) for r in ROWS) + f" | {norm} |")
+            lines.append(f"| {metric} {arrow} | " + " | ".join(_fmt(vals.get(r)) for r in rows)
+                         + f" | {_fmt(vals['gap_share'], 2)} | {norm} |")
         lines.append("")
         lines += [f"![{name}]({img})" for img in images.get(name, [])] + [""]
     if "corruption" in results:
-        lines += ["## Corruption harness", "", "Each corruption of the ground-truth rollout must move every "
-                  "metric the expected way (✓) or leave it (=).", "",
-                  "| family | metric | clean | " + " | ".join(results["corruption"]["kinds"]) + " |",
-                  "|---|---|---|" + "---|" * len(results["corruption"]["kinds"])]
-        for row in results["corruption"]["table"]:
-            cells = [f"{_fmt(c['value'])} {c['verdict']}" for c in row["corrupted"]]
-            lines.append(f"| {row['family']} | {row['metric']} | {_fmt(row['clean'])} | " + " | ".join(cells) + " |")
+        c = results["corruption"]
+        lines += ["## Corruption harness", "", c["rule"], "",
+                  "| family | base | " + " | ".join(c["kinds"]) + " |", "|---|---|" + "---|" * len(c["kinds"])]
+        for row in c["table"]:
+            cells = [f"{_fmt(x['drop'], 2)} {x['verdict']}" for x in row["corrupted"]]
+            lines.append(f"| {row['family']} | {row['base']} | " + " | ".join(cells) + " |")
+        lines += ["", "ok" if c["ok"] else f"FAILED: {', '.join(c['failures'])}"]
     return "\n".join(lines) + "\n"
 
 

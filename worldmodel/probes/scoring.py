@@ -1,9 +1,12 @@
-"""Scores with reference rows: normalised score (model - floor) / (ceiling - floor), seeded bootstrap CIs, g50.
+"""Scores on one absolute scale per family: normalised = (row - copy_last) / (truth - copy_last), bootstrap CIs, g50.
 
-Every family reports per-scenario values of each metric for every row (model, ceiling, copy_last, frozen_first,
-shuffled_actions). The headline metric is normalised against the ceiling and the family's primary floor; the
-CI resamples scenarios (paired across rows) with a seeded generator. Where the primary floor is not a floor
-(e.g. copy-last in an idle scene equals the truth) the family says so and the normalised score is null.
+Every family reports per-scenario raw values of each metric (measured against the truth) for every row: the
+model, the fixed reference rows (references.py: truth, reference_tokenizer, copy_last, frozen_first, no_memory,
+perfect_memory), the model's own tokenizer ceiling (model_tokenizer, a separate column) and the wrong-actions
+floor (shuffled_actions). The scale's ends do not depend on the model under test: 1 = the truth, 0 = copying the
+last prompt frame, negative = worse than copying. The CI resamples scenarios (paired across rows) with a seeded
+generator and is only given from MIN_CI_SCENARIOS scenarios on. Where copy-last is no floor (e.g. an idle scene
+that never changes) the family says so and the normalised score is null.
 """
 
 from __future__ import annotations
@@ -14,9 +17,15 @@ from typing import Any
 
 import numpy as np
 
-ROWS = ("model", "ceiling", "copy_last", "frozen_first", "shuffled_actions")
-FLOORS = ("copy_last", "frozen_first", "shuffled_actions")
-DEGENERATE = 1e-6  # |ceiling - floor| below this: nothing to normalise against
+ROWS = ("model", "truth", "reference_tokenizer", "model_tokenizer", "copy_last", "frozen_first", "no_memory",
+        "perfect_memory", "shuffled_actions")
+REFERENCES = ("truth", "reference_tokenizer", "copy_last", "frozen_first", "no_memory", "perfect_memory")
+TOP, FLOOR = "truth", "copy_last"
+DEGENERATE = 1e-6  # |truth - floor| below this: nothing to normalise against
+MIN_CI_SCENARIOS = 5  # fewer scenarios: no interval is shown (it would be zero-width or meaningless)
+MEANING = ("Normalised score = (row - copy-last) / (truth - copy-last) on the family's raw metric, measured "
+           "against the truth: 1 = as good as the true world, 0 = as good as repeating the last prompt frame, "
+           "negative = worse than copying; the scale is the same for every model.")
 
 
 @dataclass
@@ -26,6 +35,8 @@ class Metric:
     values: dict[str, np.ndarray]
     higher_is_better: bool = True
     description: str = ""
+    span: float = 1.0
+    """The metric's range (1 for ratios; frames for horizons): raw gaps are reported as a share of it."""
 
     def mean(self, row: str) -> float:
         """Mean over scenarios, ignoring NaN."""
@@ -52,7 +63,6 @@ class FamilyResult:
     headline: str
     metrics: dict[str, Metric]
     scenarios: list[str]
-    floor: str = "copy_last"
     floor_valid: dict[str, bool] = field(default_factory=dict)
     """metric -> False where the primary floor is no floor for it (normalised score null)."""
     extras: dict[str, Any] = field(default_factory=dict)
@@ -60,8 +70,8 @@ class FamilyResult:
 
 
 def normalised(model: float, ceiling: float, floor: float, higher_is_better: bool | None = None) -> float:
-    """(model - floor) / (ceiling - floor); NaN when a value is missing, when ceiling and floor coincide, or (given
-    the metric's direction) when the ceiling is not better than the floor: then there is no scale to read."""
+    """(model - floor) / (ceiling - floor) (ceiling = the truth); NaN when a value is missing, when ceiling and floor
+    coincide, or (given the metric's direction) when the ceiling is not better than the floor: no scale to read."""
     if not all(math.isfinite(v) for v in (model, ceiling, floor)) or abs(ceiling - floor) < DEGENERATE:
         return math.nan
     if higher_is_better is not None and (ceiling > floor) != higher_is_better:
@@ -69,10 +79,10 @@ def normalised(model: float, ceiling: float, floor: float, higher_is_better: boo
     return (model - floor) / (ceiling - floor)
 
 
-def bootstrap_ci(metric: Metric, floor: str, seed: int, resamples: int = 1000, level: float = 0.95
+def bootstrap_ci(metric: Metric, seed: int, resamples: int = 1000, level: float = 0.95, row: str = "model"
                  ) -> tuple[float, float]:
-    """Percentile CI of the normalised score, resampling scenarios with replacement (paired across rows)."""
-    rows = [np.asarray(metric.values[r], np.float64) for r in ("model", "ceiling", floor)]
+    """Percentile CI of a row's normalised score, resampling scenarios with replacement (paired across rows)."""
+    rows = [np.asarray(metric.values[r], np.float64) for r in (row, TOP, FLOOR)]
     n = len(rows[0])
     if n == 0:
         return math.nan, math.nan
@@ -132,39 +142,46 @@ def json_safe(value: Any) -> Any:
 
 
 def summarise(result: FamilyResult, seed: int, resamples: int = 1000) -> dict[str, Any]:
-    """The results.json entry of a family."""
+    """The results.json entry of a family: every metric's raw row means, normalised scores on the fixed scale,
+    the headline's CI (None below MIN_CI_SCENARIOS scenarios) and its raw truth-to-floor gap."""
     head = result.metrics[result.headline]
     valid = result.floor_valid.get(result.headline, True)
-    means = {row: head.mean(row) for row in ROWS}
     hib = head.higher_is_better
-    norm = normalised(means["model"], means["ceiling"], means[result.floor], hib) if valid else math.nan
-    ci = bootstrap_ci(head, result.floor, seed, resamples) if valid else (math.nan, math.nan)
+    rows = [r for r in ROWS if r in head.values]
+    means = {row: head.mean(row) for row in rows}
+    norm = {row: (normalised(means[row], means[TOP], means[FLOOR], hib) if valid else math.nan) for row in rows}
+    n = len(result.scenarios)
+    ci = (bootstrap_ci(head, seed, resamples) if valid and n >= MIN_CI_SCENARIOS and "model" in head.values
+          else (math.nan, math.nan))
+    gap = means[TOP] - means[FLOOR]
     metrics = {}
     for name, metric in result.metrics.items():
         row_means = {row: metric.mean(row) for row in ROWS if row in metric.values}
         ok = result.floor_valid.get(name, True)
+        top, floor = row_means.get(TOP, math.nan), row_means.get(FLOOR, math.nan)
         metrics[name] = {
             **row_means,
             "higher_is_better": metric.higher_is_better,
             "description": metric.description,
-            "normalised": (normalised(row_means.get("model", math.nan), row_means.get("ceiling", math.nan),
-                                      row_means.get(result.floor, math.nan), metric.higher_is_better)
+            "normalised": (normalised(row_means.get("model", math.nan), top, floor, metric.higher_is_better)
                            if ok else math.nan),
+            "gap_share": abs(top - floor) / metric.span,
             "floor_is_floor": ok,
         }
     out = {
         "headline": result.headline,
         "description": head.description,
-        "higher_is_better": head.higher_is_better,
-        "model": means["model"],
-        "ceiling": means["ceiling"],
-        "floors": {f: means[f] for f in FLOORS},
-        "floor": result.floor,
+        "higher_is_better": hib,
+        "model": means.get("model", math.nan),
+        "raw": means,
+        "normalised_rows": norm,
         "floor_is_floor": valid,
-        "normalised": norm,
+        "normalised": norm.get("model", math.nan),
         "ci": list(ci),
-        "normalised_vs": {f: normalised(means["model"], means["ceiling"], means[f], hib) for f in FLOORS},
-        "n_scenarios": len(result.scenarios),
+        "gap": gap,
+        "span": head.span,
+        "gap_share": abs(gap) / head.span,
+        "n_scenarios": n,
         "scenarios": result.scenarios,
         "metrics": metrics,
         **result.extras,

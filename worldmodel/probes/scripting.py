@@ -19,6 +19,7 @@ from envs.blockworld.worldgen import spawn_point, surface_y
 from worldmodel.probes.scenario import Cell, Scenario, start
 
 GROUND = (B.GRASS, B.DIRT, B.SAND, B.STONE)
+LANDMARKS = (B.WOOL_BLUE, B.WOOL_RED, B.DIAMOND, B.GOLD, B.WOOL_YELLOW, B.WOOL_GREEN)  # most legible first
 
 
 def noop(n: int) -> list[Action]:
