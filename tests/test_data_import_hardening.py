@@ -50,7 +50,7 @@ def test_vpt_keys_as_a_string_is_one_key() -> None:
         tick_action({**tick, "keyboard": {"keys": {"w": 1}}}, 0, Path("x.jsonl"))
     with pytest.raises(ValueError, match=r"x.jsonl:3: key 'mouse.dy' must be a number"):
         tick_action({**tick, "mouse": {"dy": "3"}}, 0, Path("x.jsonl"))
-    with pytest.raises(ValueError, match=r"x.jsonl:3: key 'mouse.dx' = 1000\d+ pixels"):
+    with pytest.raises(ValueError, match=r"x.jsonl:3: key 'mouse.dx' = 1000\d+\.\.\. pixels"):
         tick_action({**tick, "mouse": {"dx": 10**400}}, 0, Path("x.jsonl"))
     with pytest.raises(ValueError, match=r"x.jsonl:3: key 'isGuiOpen'"):
         tick_action({**tick, "isGuiOpen": "false"}, 0, Path("x.jsonl"))
