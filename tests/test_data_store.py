@@ -80,6 +80,11 @@ def test_writer_is_atomic(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'rewards' has length 2, expected 4"):
         write_episode(target, np.zeros((5, 4, 4, 3), np.uint8), rewards=np.zeros(2))
     assert list(target.parent.iterdir()) == []
+    camera = random_actions(4)
+    camera["camera"][2, 0] = np.nan
+    with pytest.raises(ValueError, match="'camera' is not finite at step 2"):
+        write_episode(target, np.zeros((5, 4, 4, 3), np.uint8), actions=camera)
+    assert list(target.parent.iterdir()) == []
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
     stale = target.parent / f".y.npz.tmp-{dead.stdout.strip()}-0123abcd"  # its writer is gone

@@ -155,6 +155,10 @@ class EpisodeWriter:
             for key in BINARY_KEYS:
                 self._put_steps(f"actions.{key}", np.asarray(actions[key]).astype(np.uint8), steps)
             camera = np.asarray(actions["camera"], dtype=np.float32).reshape(-1, 2)
+            bad = np.flatnonzero(~np.isfinite(camera).all(axis=1))
+            if len(bad):  # a NaN camera would break every later consumer (e.g. camera binning in training)
+                raise ValueError(f"{self.path.name}: actions key 'camera' is not finite at step {int(bad[0])} "
+                                 f"({camera[int(bad[0])].tolist()})")
             self._put_steps("actions.camera", camera, steps)
         zeros = np.zeros(steps, dtype=bool)
         self._put_steps("rewards", np.zeros(steps, np.float32) if rewards is None else np.asarray(rewards, np.float32),
