@@ -8,6 +8,11 @@ The warp assumes a level camera (pitch 0) before the turn: the absolute pitch is
 for the small pitches of walking footage the error is a slight bend of the horizontal shift. The angle
 convention is the project's (`envs.blockworld.render.camera_basis`, written out here in torch so the model does
 not depend on BlockWorld; a test checks the two against a real render).
+
+The same pinhole model serves full 3D geometry (`pixel_tangents`, `pixel_rays`, `project`): the BlockWorld truth
+reprojection (`worldmodel/evaluation/reprojection.py`) and the spatial memory (`worldmodel/memory/`) unproject
+pixels with depth and project points into other views with these functions. `fov_deg` is the vertical field of
+view; pixel (row 0, col 0) is the top-left; depth is the euclidean distance along a pixel's unit ray.
 """
 
 from __future__ import annotations
@@ -30,6 +35,51 @@ def camera_basis(yaw_deg: torch.Tensor, pitch_deg: torch.Tensor) -> torch.Tensor
     return torch.stack([forward, right, up], -2)
 
 
+def pixel_tangents(height: int, width: int, fov_deg: float, device: torch.device | str = "cpu",
+                   dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image-plane coordinates of pixel centres at unit forward distance: u (W,) rightwards, v (H,) upwards."""
+    tan_h = math.tan(math.radians(fov_deg) / 2.0)
+    v = (1.0 - 2.0 * (torch.arange(height, device=device, dtype=dtype) + 0.5) / height) * tan_h
+    u = (2.0 * (torch.arange(width, device=device, dtype=dtype) + 0.5) / width - 1.0) * tan_h * (width / height)
+    return u, v
+
+
+def pixel_rays(basis: torch.Tensor, height: int, width: int, fov_deg: float) -> torch.Tensor:
+    """Unit ray of every pixel (B, H, W, 3) in world space, for camera axes basis (B, 3, 3) (`camera_basis`)."""
+    u, v = pixel_tangents(height, width, fov_deg, basis.device, basis.dtype)
+    rays = (basis[:, None, None, 0] + u[None, None, :, None] * basis[:, None, None, 1]
+            + v[None, :, None, None] * basis[:, None, None, 2])  # (B, H, W, 3)
+    return rays / rays.norm(dim=-1, keepdim=True)
+
+
+def project(points: torch.Tensor, eye: torch.Tensor, basis: torch.Tensor, height: int, width: int,
+            fov_deg: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """World points (B, 3, N) (channels first: one contiguous row per axis, ~10x faster on the CPU than (B, N, 3))
+    seen from eye (B, 3) with camera axes basis (B, 3, 3) -> (row, col, z), each (B, N).
+
+    row and col are continuous pixel coordinates, pixel centres at integers (round them for the nearest pixel);
+    z is the distance along the view axis (<= 0 behind the camera, where row and col are meaningless)."""
+    tan_h = math.tan(math.radians(fov_deg) / 2.0)
+    forward, right, up = torch.bmm(basis, points - eye[:, :, None]).unbind(1)  # (B, N) each
+    scale = forward.clamp_min(1e-6) * tan_h
+    col = (right / (scale * width / height) + 1.0) * (width / 2.0) - 0.5
+    row = (1.0 - up / scale) * (height / 2.0) - 0.5
+    return row, col, forward
+
+
+def ray_box(origin: torch.Tensor, ray: torch.Tensor, low: torch.Tensor, side: float
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Slab test of rays origin + t * ray (..., 3) against cubes [low, low + side]^3 (..., 3).
+
+    Returns hit (...) bool (the ray meets the cube at t > 0), the entry and exit t (...) (entry 0 when starting
+    inside; distances when ray is a unit vector) and the axis (...) int64 of the face it enters through."""
+    inv = 1.0 / torch.where(ray.abs() < 1e-12, 1e-12, ray)
+    t1, t2 = (low - origin) * inv, (low + side - origin) * inv
+    enter, axis = torch.minimum(t1, t2).max(-1)
+    leave = torch.maximum(t1, t2).amin(-1)
+    return (leave >= enter) & (leave > 0), enter.clamp_min(0.0), leave, axis
+
+
 def rotation_grid(camera_deg: torch.Tensor, height: int, width: int, fov_deg: float
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sampling grid (B, H, W, 2) for `F.grid_sample` (align_corners=False) and validity (B, H, W) bool.
@@ -40,8 +90,7 @@ def rotation_grid(camera_deg: torch.Tensor, height: int, width: int, fov_deg: fl
     camera = camera_deg.to(torch.float64)
     tan_h = math.tan(math.radians(fov_deg) / 2.0)
     aspect = width / height
-    v = (1.0 - 2.0 * (torch.arange(height, device=device, dtype=torch.float64) + 0.5) / height) * tan_h  # (H,)
-    u = (2.0 * (torch.arange(width, device=device, dtype=torch.float64) + 0.5) / width - 1.0) * tan_h * aspect
+    u, v = pixel_tangents(height, width, fov_deg, device, torch.float64)
     zero = torch.zeros(camera.shape[0], dtype=torch.float64, device=device)
     target = camera_basis(camera[:, 1], camera[:, 0])  # (B, 3, 3) after the turn
     source = camera_basis(zero, zero)  # (B, 3, 3) level, yaw 0

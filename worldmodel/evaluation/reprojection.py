@@ -21,11 +21,12 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from envs.blockworld.hud import hud_mask
-from envs.blockworld.render import camera_basis, camera_rays
 from envs.blockworld.state import EYE_HEIGHT
 from worldmodel.evaluation.regions import REGIONS, region_errors
+from worldmodel.geometry import camera_basis, pixel_rays, project
 
 ELEVATION_BINS = 60
 GROUND_TRUTH = ("depth", "pose", "block_ids")
@@ -42,9 +43,15 @@ def _eye(pose: np.ndarray) -> np.ndarray:
     return pose[:3] + np.array([0.0, EYE_HEIGHT, 0.0])
 
 
+def _basis(pose: np.ndarray) -> torch.Tensor:
+    """Camera axes float64 (1, 3, 3) of a pose (worldmodel.geometry.camera_basis)."""
+    return camera_basis(torch.tensor([float(pose[3])], dtype=torch.float64),
+                        torch.tensor([float(pose[4])], dtype=torch.float64))
+
+
 def _elevation_bin(pose: np.ndarray, height: int, width: int, fov_deg: float) -> np.ndarray:
     """Elevation bin (H, W) int of every pixel's ray (0 = straight down, ELEVATION_BINS - 1 = straight up)."""
-    up = camera_rays(float(pose[3]), float(pose[4]), width, height, fov_deg)[..., 1]  # (H, W) world-up component
+    up = pixel_rays(_basis(pose), height, width, fov_deg)[0, ..., 1].numpy()  # (H, W) world-up component
     return np.clip(((np.arcsin(up) / math.pi + 0.5) * ELEVATION_BINS).astype(np.int64), 0, ELEVATION_BINS - 1)
 
 
@@ -58,17 +65,15 @@ def reproject(frame: np.ndarray, depth: np.ndarray, pose: np.ndarray, target_dep
     15% + 0.1 blocks; sky matches sky). `hud` (H, W) bool marks overlay pixels that do not move with the
     camera (envs.blockworld.hud.hud_mask): they are never a source, and in the target they keep their pixel."""
     height, width = target_depth.shape
-    tan_h = math.tan(math.radians(fov_deg) / 2.0)
     target = np.asarray(target_depth, np.float64)  # stores keep float16 depth: 1e6 would overflow it
     sky = ~np.isfinite(target)
-    rays = camera_rays(float(target_pose[3]), float(target_pose[4]), width, height, fov_deg)  # (H, W, 3)
+    rays = pixel_rays(_basis(target_pose), height, width, fov_deg)[0].numpy()  # (H, W, 3)
     points = (_eye(target_pose) + np.where(sky, _SKY, target)[..., None] * rays).reshape(-1, 3)  # (H*W, 3)
-    forward, right, up = camera_basis(float(pose[3]), float(pose[4]))
+    row_f, col_f, z_t = project(torch.from_numpy(points.T)[None], torch.from_numpy(_eye(pose))[None], _basis(pose),
+                                height, width, fov_deg)  # (1, H*W) each
     offset = points - _eye(pose)
-    z = offset @ forward
-    safe_z = np.maximum(z, 1e-6) * tan_h
-    col = np.round(((offset @ right) / (safe_z * width / height) + 1.0) / 2.0 * width - 0.5).astype(np.int64)
-    row = np.round((1.0 - (offset @ up) / safe_z) / 2.0 * height - 0.5).astype(np.int64)
+    z = z_t[0].numpy()
+    row, col = np.round(row_f[0].numpy()).astype(np.int64), np.round(col_f[0].numpy()).astype(np.int64)
     inside = (z > 0) & (row >= 0) & (row < height) & (col >= 0) & (col < width)
     row, col = np.clip(row, 0, height - 1), np.clip(col, 0, width - 1)
     seen = np.asarray(depth, np.float64)[row, col]  # (H*W,) source depth where each point lands
