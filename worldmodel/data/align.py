@@ -7,7 +7,9 @@ first `lag` ticks, negative lag drops the first -lag frames).
 The estimate compares, for every candidate lag in -10..10, the image motion of consecutive frames (phase
 correlation of grey frames: horizontal shift dx, vertical shift dy, in pixels) with the logged camera: turning
 right (positive yaw) moves the picture left and looking down (positive pitch) moves it up, so -dx should follow
-yaw and -dy pitch. The lag with the highest Pearson correlation (averaged over the axes that move) wins.
+yaw and -dy pitch. The lag with the highest correlation wins: Pearson's, pooled over the axes that move, each in
+its own units (pixels per degree are about equal on both axes), so a barely used axis cannot outvote a busy one. A non-zero lag must beat lag 0 by LAG_MARGIN (0.05): smooth camera
+motion (eased turns) correlates almost equally at neighbouring lags.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 MAX_LAG = 10
 MAX_SIDE = 128  # frames are block-averaged down to at most this many pixels a side before phase correlation
 MIN_PAIRS = 8  # a lag needs at least this many (image shift, camera) pairs to be scored
+LAG_MARGIN = 0.05  # a non-zero lag must beat lag 0's correlation by this much to be reported
 STATIC_PEAK_RATIO = 0.3  # a non-zero peak this strong relative to the zero-shift peak wins (see image_shifts)
 
 
@@ -94,17 +97,16 @@ def estimate_lag(shifts: np.ndarray, camera: np.ndarray, max_lag: int = MAX_LAG)
         if last - first < MIN_PAIRS:
             continue
         x, y = motion[first:last], cam[first + lag:last + lag]
-        values = []
-        for axis in range(2):
-            sx, sy = x[:, axis].std(), y[:, axis].std()
-            if sx > 1e-6 and sy > 1e-6:
-                values.append(float(np.mean((x[:, axis] - x[:, axis].mean()) * (y[:, axis] - y[:, axis].mean()))
-                                    / (sx * sy)))
-        if values:
-            scores[lag] = float(np.mean(values))
+        x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+        axes = [a for a in range(2) if x[:, a].std() > 1e-6 and y[:, a].std() > 1e-6]
+        if axes:  # pooled over the axes in their own units, so the axis that moves most weighs most
+            x, y = x[:, axes], y[:, axes]
+            scores[lag] = float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum()))
     if not scores:
         return None
     best = max(scores, key=lambda k: (scores[k], -abs(k)))
+    if 0 in scores and scores[best] - scores[0] < LAG_MARGIN:  # smooth camera motion gives broad, flat peaks
+        best = 0
     return LagEstimate(lag=best, correlation=scores[best], correlation_at_zero=scores.get(0, float("nan")),
                        scores=scores)
 
