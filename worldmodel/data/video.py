@@ -12,9 +12,11 @@ from PIL import Image
 
 VIDEO_EXTS = (".mp4", ".webm", ".avi", ".mkv")
 CROPS = ("center", "full")  # centre-crop to the target aspect ratio, or letterbox the whole frame
-# a decode may fall this short of the container's declared duration (seconds, plus 2% of it) before the file
-# counts as truncated: declared durations round up to the container's time base and include the last frame
-DURATION_SLACK_S = 0.15
+# a decode may fall this short of the declared duration (seconds, plus 10% of it) before the file counts as
+# truncated: declared durations round up, include the last frame and, in a container without a per-stream duration,
+# cover an audio track that may run a little longer than the video
+DURATION_SLACK_S = 0.5
+DURATION_SLACK_FRACTION = 0.1
 
 
 def check_fps(fps: float | None) -> float | None:
@@ -114,7 +116,10 @@ def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None,
             stream.thread_type = "AUTO"
             rate = float(stream.average_rate or stream.guessed_rate or 20.0)
             expected = int(stream.frames or 0)
-            declared = float(container.duration) / 1e6 if container.duration else 0.0  # seconds
+            if stream.duration and stream.time_base:  # seconds the video stream declares
+                declared = float(stream.duration * stream.time_base)
+            else:
+                declared = float(container.duration) / 1e6 if container.duration else 0.0
             first = last = None
             for frame in container.decode(stream):
                 time = float(frame.time) if frame.time is not None else count / rate
@@ -126,7 +131,7 @@ def iter_frames(path: str | os.PathLike, size: tuple[int, int] | None = None,
                 raise ValueError(f"{path}: truncated video: decoded {count} of the {expected} frames it declares")
             if not expected and declared and count:
                 span = (last or 0.0) - (first or 0.0) + 1.0 / rate  # seconds the decoded frames cover
-                if span < declared * 0.98 - DURATION_SLACK_S:
+                if span < declared * (1 - DURATION_SLACK_FRACTION) - DURATION_SLACK_S:
                     raise ValueError(f"{path}: truncated video: decoded {count} frames ({span:.2f} s) but the "
                                      f"container declares {declared:.2f} s (about {round(declared * rate)} "
                                      f"frames at {rate:g} fps); a half-written recording?")
