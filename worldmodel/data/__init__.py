@@ -3,6 +3,7 @@
     from worldmodel.data import load_episode, open_dataset
     episode = load_episode("data/bw/episodes/ep_000000.npz")   # frames (T,H,W,3) uint8, actions, rewards, ...
     clips = open_dataset("data/bw").clips(16)                    # a torch Dataset of 16-frame clips
+    held_out = open_dataset("data/bw", split="held_out")         # after `wm data split data/bw --held-out 0.1`
 """
 
 from worldmodel.data.index import episode_path, read_index, update_index
