@@ -220,3 +220,27 @@ def test_segmenter_learns_in_a_few_trainer_steps() -> None:
 
     model, metrics = train_aux("segmenter", steps=20, progress=False)  # 2 steps: 0.35; the old loop at 20: 0.73
     assert metrics["accuracy_gt"] > 0.6 and not model.training
+
+
+@pytest.mark.parametrize("name", ["lookback", "edits"])
+def test_scored_frames_cover_what_families_read(name: str) -> None:
+    """Tokenizer rows are computed on a family's scored_frames only: a row that is the truth there and black
+    everywhere else must score exactly as the truth."""
+    from worldmodel.probes.config import SuiteConfig
+    from worldmodel.probes.measure import Measure
+    from worldmodel.probes.suite import FAMILIES
+
+    family, cfg, pool = FAMILIES[name], SuiteConfig(quick=True), EnvPool()
+    runs = [run_truth(s, pool.get(64, 64)) for s in family.build(cfg, pool)]
+    masked = []
+    for r in runs:
+        clip = np.zeros_like(r.script_frames)
+        keep = [i - r.prompt_len for i in family.scored_frames(r)]
+        clip[keep] = r.script_frames[keep]
+        masked.append(clip)
+    truth = [r.script_frames for r in runs]
+    aux = auxstore.load_all(allow_train=False)
+    result = family.score(runs, {"model": truth, "truth": truth, "masked": masked}, Measure(aux.segmenter, aux.idm,
+                                                                                            64, 64), cfg)
+    for metric in result.metrics.values():
+        assert np.array_equal(np.nan_to_num(metric.values["truth"]), np.nan_to_num(metric.values["masked"]))

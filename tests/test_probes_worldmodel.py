@@ -84,3 +84,20 @@ def test_generic_lookback_on_a_gym_env(tmp_path: Path, tiny_model: Path) -> None
                  str(out), "--prompt", "6"], prog="wm probe") == 0
     results = json.loads((out / "results.json").read_text())
     assert results["env"] == "BlockWorld-v0" and "lookback_generic" in results["families"]
+
+
+def test_any_model_through_the_protocol(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`wm probe --model pkg.module:factory` drives a model through the documented protocol alone."""
+    import probe_protocol_model as proto
+
+    proto.CALLS.clear()
+    out = tmp_path / "proto"
+    assert main(["--model", "probe_protocol_model:make", "--suite", "lookback", "--quick", "--out", str(out),
+                 "--no-progress", "--no-reference-tokenizer"], prog="wm probe") == 0
+    results = json.loads((out / "results.json").read_text())
+    fam = results["families"]["lookback"]
+    assert results["config"]["context"] == 6 and math.isfinite(fam["raw"]["model"])
+    assert len(proto.CALLS) == 2 * fam["n_scenarios"]  # the true and the wrong (mirrored) scripts
+    assert all(c["prompt"] == (12, 64, 64, 3) and c["prompt_actions"] == 11 for c in proto.CALLS)
+    assert main(["--model", "probe_protocol_model:broken", "--out", str(tmp_path)], prog="wm probe") == 2
+    assert "predict" in capsys.readouterr().err

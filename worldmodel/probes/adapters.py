@@ -160,12 +160,18 @@ def load_model(spec: str, device: str = "cpu", batch: int = 16, seed: int = 0, p
     """`spec` -> (predictor, tokenizer or None, context window in frames or None, frame (H, W) or None).
 
     spec: "oracle", "copy-last", "frozen-first", "bundled", "random" (an untrained default-size model, to time
-    the suite), or a WorldModel directory. A bad spec -> ValueError; a missing bundled model -> FileNotFoundError.
+    the suite), a WorldModel directory, or "pkg.module:factory" (any model speaking protocol.py's protocol). A bad spec -> ValueError; a missing bundled model -> FileNotFoundError.
     fusion=False shows a world model's frames without its frame-fusion net (tokens alone).
     """
     if spec in BUILTIN:
         cls = BUILTIN[spec]
         return (cls(pool) if cls is Oracle else cls()), None, None, None
+    from worldmodel.probes.protocol import ProtocolAdapter, is_protocol_spec, load_factory
+
+    if is_protocol_spec(spec) and not Path(spec).is_dir():
+        proto = ProtocolAdapter(load_factory(spec))
+        context = getattr(proto.model, "context_frames", None)
+        return proto, getattr(proto.model, "tokenizer", None), context, proto.frame_size  # type: ignore[return-value]
     if spec not in ("bundled", "random") and not Path(spec).is_dir():
         raise ValueError(f"--model: {spec!r} is neither a built-in ({', '.join(BUILTIN)}, bundled, random) nor a "
                          "WorldModel directory")

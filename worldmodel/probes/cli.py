@@ -15,6 +15,7 @@ from pathlib import Path
 EPILOG = """suites: permanence (A), lookback (B), loop (C), edits (D), actions (E), drift (F), all; comma lists work.
 examples:
   wm probe --model oracle --suite all --quick --out /tmp/probe_oracle
+  wm probe --model mypkg.models:make --suite lookback --quick --out /tmp/probe_mine
   wm probe --model bundled --suite permanence,lookback --seeds 5 --out runs/probe
   wm probe --env BlockWorld-v0 --suite lookback --model copy-last --out /tmp/generic
   wm probe train-aux --steps 3000 --aux-dir ~/.cache/worldmodel/probes"""
@@ -27,6 +28,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bundled", metavar="M",
                         help="bundled (default), oracle, copy-last, frozen-first, a WorldModel directory, "
+                        "pkg.module:factory (any model speaking the protocol of worldmodel/probes/protocol.py), "
                         "or random (untrained default-size model: times the suite, scores mean nothing)")
     parser.add_argument("--suite", default="all", metavar="S", help="suite name(s), comma-separated, or all")
     parser.add_argument("--out", type=Path, default=Path("probe_results"), metavar="DIR",
@@ -125,7 +127,8 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
                                                           fusion=not args.no_fusion)
         cfg = SuiteConfig(seeds=args.seeds, seed=args.seed, quick=args.quick, prompt_len=args.prompt,
                           context=args.context or context or 12,
-                          height=size[0] if size else 64, width=size[1] if size else 64)
+                          height=size[0] if size else 64, width=size[1] if size else 64,
+                          fov_deg=float(getattr(getattr(model, "model", None), "fov_deg", 70.0)))
         if args.env is not None:
             from worldmodel.probes.generic import run_generic_cli
 

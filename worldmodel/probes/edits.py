@@ -97,6 +97,14 @@ def undo_ids(run: TruthRun, index: int, cell: tuple[int, int, int], old: int, te
     return ids
 
 
+def scored_frames(run: TruthRun) -> list[int]:
+    """The run frame indices score() reads (the frames after the return and right after each edit)."""
+    out = set(range(len(run.frames) - HOLD - 1, len(run.frames)))
+    for tick, *_ in script_edits(run):
+        out |= set(range(tick, min(tick + SHOW_AFTER + 1, len(run.frames))))
+    return sorted(out)
+
+
 def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
     """Per-edit recall on return (headline), revert rate, unedited changes, shows-right-after."""
     table = Table()

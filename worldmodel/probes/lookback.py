@@ -59,6 +59,11 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     return out
 
 
+def scored_frames(run: TruthRun) -> list[int]:
+    """The run frame indices score() reads (the frames after the return)."""
+    return list(range(len(run.frames) - HOLD - 1, len(run.frames)))
+
+
 def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
     """Seen, changed-pixel block-id agreement after the return (headline), PSNR/SSIM, never-seen apart; per angle."""
     table = Table()

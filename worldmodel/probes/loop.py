@@ -114,6 +114,13 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     return out
 
 
+def scored_frames(run: TruthRun) -> list[int]:
+    """The run frame indices score() reads (return-leg samples and the end of the loop)."""
+    p, tags = run.prompt_len, run.scenario.tags
+    leg = spread(p + tags["return_start"] + 1, p + tags["return_end"], RETURN_SAMPLES)
+    return leg + list(range(len(run.frames) - HOLD - 1, len(run.frames)))
+
+
 def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
     """Landmark block-id agreement at the end of the loop (headline), return-leg and end-of-loop region scores,
     end pose errors (pose search: skipped in quick mode)."""

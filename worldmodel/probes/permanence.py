@@ -82,6 +82,11 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     return out
 
 
+def scored_frames(run: TruthRun) -> list[int]:
+    """The run frame indices score() reads (the frames after the return)."""
+    return list(range(len(run.frames) - HOLD - 1, len(run.frames)))
+
+
 def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig) -> FamilyResult:
     """Recall (headline), presence, identity, position error on return; region scores; g50 per row."""
     table = Table()

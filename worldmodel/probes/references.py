@@ -26,7 +26,7 @@ import torch
 from envs.actions import Action
 from envs.blockworld.hud import hud_mask
 from envs.blockworld.render import camera_basis, camera_rays
-from worldmodel.evaluation.reprojection import _SKY, _eye
+from envs.blockworld.state import EYE_HEIGHT
 from worldmodel.probes.scenario import EnvPool, TruthRun, simulate
 
 Progress = Any  # Callable[[int], None] | None (kept loose: adapters defines the Predictor protocol)
@@ -76,16 +76,25 @@ class TokenizerRow:
         return np.concatenate(out) if out else frames
 
     def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
-                progress: Progress = None) -> list[np.ndarray]:
-        """Reconstructions of the true script frames (all runs in one pass, batched)."""
+                progress: Progress = None, frames: Sequence[Sequence[int]] | None = None) -> list[np.ndarray]:
+        """Reconstructions of the true script frames (all runs in one batched pass). `frames`: per run, the run
+        frame indices the family scores (the family's scored_frames): only those are reconstructed, the others
+        are left as the truth (never read by that family's scores)."""
         for run, script in zip(runs, scripts):
             if not _is_truth(run, script):
                 raise ValueError(f"the {self.name} row exists only for the true script")
-        lengths = [len(r.script_frames) for r in runs]
         if not runs:
             return []
-        recon = self.reconstruct(np.concatenate([r.script_frames for r in runs]))
-        return np.split(recon, np.cumsum(lengths)[:-1])
+        picks = [sorted({i - r.prompt_len for i in f if i >= r.prompt_len}) if frames is not None
+                 else list(range(len(r.script_frames))) for r, f in zip(runs, frames or [None] * len(runs))]
+        recon = self.reconstruct(np.concatenate([r.script_frames[k] for r, k in zip(runs, picks)]))
+        out, start = [], 0
+        for run, k in zip(runs, picks):
+            clip = run.script_frames.copy()
+            clip[k] = recon[start : start + len(k)]
+            start += len(k)
+            out.append(clip)
+        return out
 
 
 def load_reference_tokenizer() -> Any:
@@ -118,6 +127,14 @@ class FrozenFirst:
         return [np.repeat(run.prompt_frames[:1], len(script), axis=0) for run, script in zip(runs, scripts)]
 
 
+SKY = 1e6  # stand-in distance of sky pixels (depth inf): far enough that only rotation moves them
+
+
+def _eye(pose: np.ndarray) -> np.ndarray:
+    """Eye position (3,) of a pose [x, y, z, yaw, pitch] (feet position)."""
+    return np.asarray(pose[:3], np.float64) + np.array([0.0, EYE_HEIGHT, 0.0])
+
+
 def carry(run: TruthRun, sources: Sequence[int], target: int) -> np.ndarray:
     """Frame `target` of the run guessed from the prompt frames `sources` (later ones win), carried by the true
     depth and poses (the projection of evaluation/reprojection.py, with the target's 3D points computed once);
@@ -127,7 +144,7 @@ def carry(run: TruthRun, sources: Sequence[int], target: int) -> np.ndarray:
     depth = np.asarray(run.depth[target], np.float64)
     sky = ~np.isfinite(depth)
     rays = camera_rays(float(run.poses[target][3]), float(run.poses[target][4]), w, h, run.fov_deg)
-    points = (_eye(run.poses[target]) + np.where(sky, _SKY, depth)[..., None] * rays).reshape(-1, 3)
+    points = (_eye(run.poses[target]) + np.where(sky, SKY, depth)[..., None] * rays).reshape(-1, 3)
     sky = sky.reshape(-1)
     hud = hud_mask(w, h).reshape(-1)
     out = np.broadcast_to(run.frames[list(sources)].reshape(-1, 3).mean(0), (h * w, 3)).astype(np.float32)

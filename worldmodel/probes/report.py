@@ -75,7 +75,7 @@ def plot_summary(results: dict[str, Any], path: Path) -> None:
     ax.set_xticks(range(len(names)), [f"{fams[n]['letter']} {n}" for n in names], rotation=20)
     ax.set_ylabel("normalised score")
     ax.set_title(f"{results['model']}: (row - copy-last) / (truth - copy-last)", fontsize=9)
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
 
 
@@ -146,7 +146,7 @@ def plot_family(name: str, result: FamilyResult, summary: dict[str, Any], path: 
         _bars(axes[1], summary, db, rows)
         axes[1].set_ylabel("PSNR (dB)")
         axes[0].set_title(f"{summary['letter']} {name}")
-        axes[0].legend(fontsize=6, ncol=2)
+        axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         _save(fig, path)
         return True
     ax.set_title(f"{summary['letter']} {name}")

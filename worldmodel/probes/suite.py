@@ -49,9 +49,16 @@ def same_weights(a: Any, b: Any) -> bool:
     return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape and bool((sa[k] == sb[k]).all()) for k in sa)
 
 
-def predict_rows(rows: dict[str, Predictor], runs: Sequence[TruthRun], tick: Callable[[int], None] | None
-                 ) -> dict[str, list[np.ndarray]]:
-    """Every row's predictions for the true scripts (model + shuffled batched together when possible)."""
+def scored_frames(family: ModuleType | None, runs: Sequence[TruthRun]) -> list[list[int]] | None:
+    """Per run, the frame indices a family's scores read (None: all of them)."""
+    fn = getattr(family, "scored_frames", None)
+    return [list(fn(r)) for r in runs] if fn is not None else None
+
+
+def predict_rows(rows: dict[str, Predictor], runs: Sequence[TruthRun], tick: Callable[[int], None] | None,
+                 frames: list[list[int]] | None = None) -> dict[str, list[np.ndarray]]:
+    """Every row's predictions for the true scripts (model + shuffled batched together when possible; tokenizer
+    rows only on the scored `frames` when given)."""
     scripts = [r.scenario.script for r in runs]
     preds: dict[str, list[np.ndarray]] = {}
     shuffled = rows.get("shuffled_actions")
@@ -61,9 +68,13 @@ def predict_rows(rows: dict[str, Predictor], runs: Sequence[TruthRun], tick: Cal
         preds["model"], preds["shuffled_actions"] = both[: len(runs)], both[len(runs) :]
     ref, own = rows.get("reference_tokenizer"), rows.get("model_tokenizer")
     if isinstance(ref, TokenizerRow) and isinstance(own, TokenizerRow) and same_weights(ref.tokenizer, own.tokenizer):
-        preds["reference_tokenizer"] = preds["model_tokenizer"] = ref.predict(runs, scripts)
+        preds["reference_tokenizer"] = preds["model_tokenizer"] = ref.predict(runs, scripts, frames=frames)
     for name, predictor in rows.items():
-        if name not in preds:
+        if name in preds:
+            continue
+        if isinstance(predictor, TokenizerRow):
+            preds[name] = predictor.predict(runs, scripts, frames=frames)
+        else:
             preds[name] = predictor.predict(runs, scripts, tick if name == "model" else None)
     return preds
 
@@ -149,7 +160,7 @@ def run_suite(model: Predictor, tokenizer: Any | None, suites: Sequence[str], cf
         line.start(name, "truth")
         runs = [run_truth(s, env) for s in scenarios[name]]
         line.start(name, "rollouts")
-        preds = predict_rows(rows, runs, line.tick)
+        preds = predict_rows(rows, runs, line.tick, scored_frames(FAMILIES[name], runs))
         line.start(name, "scoring")
         result = FAMILIES[name].score(runs, preds, measure, cfg)
         raw[name] = result
