@@ -101,3 +101,14 @@ def test_lag_slices() -> None:
     assert lag_slices(10, 10, -2) == (slice(2, 10), slice(0, 7))
     with pytest.raises(ValueError, match="leaves no transition"):
         lag_slices(3, 2, 5)
+
+
+def test_check_reports_zero_on_collected_blockworld(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Recorded BlockWorld episodes are aligned by construction; the explorer's eased turns must not read as lag."""
+    from worldmodel.data.collect import CollectConfig, collect
+
+    collect(CollectConfig(env_id="BlockWorld-v0", out=str(tmp_path), policy="explorer", episodes=2, steps=200,
+                          seed=0), progress=False)
+    assert data_main(["check", str(tmp_path), "--json"]) == 0
+    check = json.loads(capsys.readouterr().out)
+    assert [row["lag"] for row in check["episodes"]] == [0, 0] and not check["warnings"]
