@@ -9,9 +9,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("worldmodel.viewer.cli", "play a real or learned world with the keyboard (pygame)"),
     "collect": ("worldmodel.data.collect", "record gameplay episodes from any Gymnasium env"),
-    "import": ("worldmodel.data.importers.cli", "import MineRL v0.4, VPT or plain video recordings"),
-    "data": ("worldmodel.data.cli", "inspect an episode store (`wm data info DIR`)"),
-    "train": ("worldmodel.train.cli", "train the tokenizer or the dynamics (Hydra overrides)"),
+    "import": ("worldmodel.data.importers.cli", "import MineRL v0.4, VPT, plain video or Crafter recordings"),
+    "data": ("worldmodel.data.cli", "inspect, check and split an episode store (`wm data info|check|split DIR`)"),
+    "train": ("worldmodel.train.cli", "train the tokenizer, dynamics, frame fusion or geometry heads (Hydra overrides)"),
     "combine": ("worldmodel.combine", "pair a world model's dynamics with another tokenizer (same encoder)"),
     "bench": ("worldmodel.evaluation.cli", "speed and quality benchmarks of a world model"),
     "probe": ("worldmodel.probes.cli", "run probe suites against ground truth"),
