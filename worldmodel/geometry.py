@@ -67,17 +67,28 @@ def project(points: torch.Tensor, eye: torch.Tensor, basis: torch.Tensor, height
     return row, col, forward
 
 
-def ray_box(origin: torch.Tensor, ray: torch.Tensor, low: torch.Tensor, side: float
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Slab test of rays origin + t * ray (..., 3) against cubes [low, low + side]^3 (..., 3).
+def inverse_rays(ray: torch.Tensor) -> torch.Tensor:
+    """1 / ray (..., 3), with zero components nudged to 1e-12 (for `box_crossing`)."""
+    return 1.0 / torch.where(ray.abs() < 1e-12, 1e-12, ray)
+
+
+def box_crossing(offset: torch.Tensor, inv: torch.Tensor, side: float
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Slab test of rays from the origin with inverse directions inv (..., 3) (`inverse_rays`) against cubes
+    [offset, offset + side]^3 (..., 3) given relative to the ray origin.
 
     Returns hit (...) bool (the ray meets the cube at t > 0), the entry and exit t (...) (entry 0 when starting
-    inside; distances when ray is a unit vector) and the axis (...) int64 of the face it enters through."""
-    inv = 1.0 / torch.where(ray.abs() < 1e-12, 1e-12, ray)
-    t1, t2 = (low - origin) * inv, (low + side - origin) * inv
+    inside; distances when the rays are unit vectors) and the axis (...) int64 of the face it enters through."""
+    t1, t2 = offset * inv, (offset + side) * inv
     enter, axis = torch.minimum(t1, t2).max(-1)
     leave = torch.maximum(t1, t2).amin(-1)
     return (leave >= enter) & (leave > 0), enter.clamp_min(0.0), leave, axis
+
+
+def ray_box(origin: torch.Tensor, ray: torch.Tensor, low: torch.Tensor, side: float
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`box_crossing` of rays origin + t * ray (..., 3) and cubes [low, low + side]^3 (..., 3) in world space."""
+    return box_crossing(low - origin, inverse_rays(ray), side)
 
 
 def rotation_grid(camera_deg: torch.Tensor, height: int, width: int, fov_deg: float

@@ -14,15 +14,17 @@ unevenly, so some evictions come before all `capacity` entries are used). Every 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
 from worldmodel.geometry import ray_box
 from worldmodel.memory.camera import Camera
-from worldmodel.memory.splat import Recall, crossings, in_view, splat
+from worldmodel.memory.splat import Recall, behind, crossings, in_view, landing, select, splat
 
 EMPTY = -1  # key of an unused entry
 COORD_BITS = 20  # bits per cell coordinate in a key: cells in [-2^19, 2^19) on each axis; 2 bits of entry face
@@ -145,12 +147,22 @@ class SpatialMemory:
 
     def _carve(self, pose: Tensor, seen: Tensor) -> None:
         """Remove the stored cells that a pixel ray passes through before the surface it sees (B, H, W) (distance
-        along the ray; sky = max_depth, unknown = 0): free space, e.g. where a block was broken."""
+        along the ray; sky = max_depth, unknown = 0): free space, e.g. where a block was broken. A cell smaller
+        than a pixel goes when its point lands in front of the nearest surface seen in the 3x3 pixels around, so a
+        far edge is not carved by the background beside it."""
         entries = in_view(self.state.pos, self.state.key != EMPTY, pose, self.camera, self.cell_size)
-        ray = crossings(entries, pose, self.camera, self.cell_size)
+        lands, pixel, distance = landing(entries, pose, self.camera)
+        keep = ~(lands & behind(pixel, distance, seen, self.camera, self.cell_size))  # hidden: nothing to carve
+        entries, lands, pixel, distance = select(entries, keep), lands[keep], pixel[keep], distance[keep]
+        ray, small = crossings(entries, pose, self.camera, self.cell_size)
         surface = seen.flatten().index_select(0, ray.pixel)  # (Q,)
-        free = surface > ray.leave + (CARVE_MARGIN[0] + CARVE_MARGIN[1] * surface)
-        self.state.key.view(-1)[entries.point.index_select(0, ray.entry[free])] = EMPTY
+        free = torch.zeros_like(small)
+        free[ray.entry[surface > ray.leave + (CARVE_MARGIN[0] + CARVE_MARGIN[1] * surface)]] = True
+        nearest = -F.max_pool2d(-seen[:, None], 3, stride=1, padding=1).flatten()  # (B*H*W,)
+        surface = nearest.index_select(0, pixel)  # (P,)
+        far_side = distance + math.sqrt(3) / 2 * self.cell_size + (CARVE_MARGIN[0] + CARVE_MARGIN[1] * surface)
+        free |= small & lands & (surface > far_side)
+        self.state.key.view(-1)[entries.point[free]] = EMPTY
 
     def _insert(self, keys: Tensor, points: Tensor, colours: Tensor, times: Tensor) -> None:
         """Merge per cell and insert: keys (B, N) (SORT_LAST = nothing), points (B, N, 3), colours (B, N, 3)."""

@@ -16,9 +16,10 @@ import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from worldmodel.geometry import project, ray_box
+from worldmodel.geometry import box_crossing, inverse_rays, project
 from worldmodel.memory.camera import Camera
 
 MAX_HALF = 8  # stencil half-size cap in pixels ((2 * 8 + 1)^2 pixels)
@@ -79,9 +80,10 @@ def in_view(pos: Tensor, live: Tensor, pose: Tensor, camera: Camera, cell_size: 
                    col.flatten().index_select(0, point))
 
 
-def crossings(entries: Entries, pose: Tensor, camera: Camera, cell_size: float) -> Crossings:
+def crossings(entries: Entries, pose: Tensor, camera: Camera, cell_size: float) -> tuple[Crossings, Tensor]:
     """Every pixel ray of the views pose (B, 5) that passes through the box of one of the entries: a square stencil
-    around each box centre's projection (sized by its depth), each stencil pixel's ray tested against the box."""
+    around each box centre's projection (sized by its depth), each stencil pixel's ray tested against the box.
+    Boxes smaller than a pixel are left out (their rays mostly slip past): also returns which, small (P,) bool."""
     h, w, dev = camera.height, camera.width, entries.at.device
     eye, basis = camera.eye(pose).index_select(0, entries.world), camera.basis(pose).index_select(0, entries.world)
     low = torch.floor(entries.at / cell_size) * cell_size  # box corners
@@ -89,22 +91,48 @@ def crossings(entries: Entries, pose: Tensor, camera: Camera, cell_size: float) 
     corner = math.sqrt(3) / 2 * cell_size
     half = corner * camera.focal / (z - corner).clamp_min(NEAR)  # box projection half-size bound, pixels
     k = torch.floor(half + 0.5).clamp(0, MAX_HALF).long()  # stencil half-size around the nearest pixel
+    k = torch.where(k > 2, 1 << torch.log2(k.float()).ceil().long(), k)  # sizes 0, 1, 2, 4, 8: few stencils
     pixels, owners = [torch.zeros(0, dtype=torch.long, device=dev)], [torch.zeros(0, dtype=torch.long, device=dev)]
     for stencil in k.unique().tolist():  # one fixed-size stencil per size
+        if stencil == 0:  # boxes under a pixel: drawn and carved as points (`landing`)
+            continue
         sel = (k == stencil).nonzero()[:, 0]
         d = torch.arange(-stencil, stencil + 1, device=dev)
         r = row[sel].round().long()[:, None, None] + d[None, :, None]  # (S, K, 1)
         c = col[sel].round().long()[:, None, None] + d[None, None, :]  # (S, 1, K)
-        reach = half[sel, None, None] + 0.5
-        cover = ((r - row[sel, None, None]).abs() <= reach) & ((c - col[sel, None, None]).abs() <= reach)
-        cover &= (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        s, i, j = cover.nonzero(as_tuple=True)
+        s, i, j = ((r >= 0) & (r < h) & (c >= 0) & (c < w)).nonzero(as_tuple=True)  # the ray test does the rest
         pixels.append(entries.world[sel[s]] * h * w + r[s, i, 0] * w + c[s, 0, j])
         owners.append(sel[s])
     pixel, owner = torch.cat(pixels), torch.cat(owners)  # (Q,)
-    rays = camera.rays(pose).reshape(-1, 3).index_select(0, pixel)  # (Q, 3)
-    hit, enter, leave, axis = ray_box(eye.index_select(0, owner), rays, low.index_select(0, owner), cell_size)
-    return Crossings(pixel[hit], owner[hit], enter[hit], leave[hit], axis[hit])
+    inv = inverse_rays(camera.rays(pose)).reshape(-1, 3).index_select(0, pixel)  # (Q, 3)
+    hit, enter, leave, axis = box_crossing((low - eye).index_select(0, owner), inv, cell_size)
+    keep = hit.nonzero()[:, 0]
+    return Crossings(*(x.index_select(0, keep) for x in (pixel, owner, enter, leave, axis))), k == 0
+
+
+def select(entries: Entries, keep: Tensor) -> Entries:
+    """The entries where keep (P,) bool."""
+    return Entries(*(x[keep] for x in entries))
+
+
+def behind(pixel: Tensor, distance: Tensor, depth: Tensor, camera: Camera, cell_size: float) -> Tensor:
+    """Which entries (P,) lie wholly behind the surfaces depth (B, H, W) in all 3x3 pixels around where their points
+    land (pixel, distance (P,) from `landing`): they can neither show nor be carved. Cells more than a pixel wide
+    may reach past those 3x3 pixels, so they never count as behind."""
+    farthest = F.max_pool2d(depth[:, None], 3, stride=1, padding=1).flatten()  # (B*H*W,)
+    corner = math.sqrt(3) / 2 * cell_size
+    narrow = corner * camera.focal < (distance - corner).clamp_min(NEAR)  # box under a pixel either side
+    return narrow & (distance - 2 * corner > farthest.index_select(0, pixel) + 0.05)
+
+
+def landing(entries: Entries, pose: Tensor, camera: Camera) -> tuple[Tensor, Tensor, Tensor]:
+    """Where each entry's point lands: inside (P,) bool (in the image), flat pixel (P,) (0 where not inside) and
+    the point's distance from the eye (P,)."""
+    h, w = camera.height, camera.width
+    r, c = entries.row.round().long(), entries.col.round().long()
+    inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+    pixel = torch.where(inside, entries.world * h * w + r * w + c, 0)
+    return inside, pixel, (entries.at - camera.eye(pose).index_select(0, entries.world)).norm(dim=-1)
 
 
 def splat(pos: Tensor, rgb: Tensor, time: Tensor, face: Tensor, live: Tensor, pose: Tensor, camera: Camera,
@@ -116,18 +144,17 @@ def splat(pos: Tensor, rgb: Tensor, time: Tensor, face: Tensor, live: Tensor, po
     b, h, w = pos.shape[0], camera.height, camera.width
     size = b * h * w
     entries = in_view(pos, live, pose, camera, cell_size)
-    # Points landing in a pixel (the fallback where rays slip between cells smaller than a pixel)
-    pr, pc = entries.row.round().long(), entries.col.round().long()
-    lands = (pr >= 0) & (pr < h) & (pc >= 0) & (pc < w)
-    land_distance = (entries.at - camera.eye(pose).index_select(0, entries.world)).norm(dim=-1)
-    landed = _nearest((entries.world * h * w + pr * w + pc)[lands], land_distance[lands], entries.point[lands],
-                      size)
-    ray = crossings(entries, pose, camera, cell_size)
+    # Points landing in a pixel (cells smaller than a pixel, and where rays slip between cells)
+    lands, land_pixel, land_distance = landing(entries, pose, camera)
+    landed = _nearest(land_pixel[lands], land_distance[lands], entries.point[lands], size)
+    land_d = torch.where(landed == NONE, torch.inf, (landed >> (INDEX_BITS + 1)).double() / QUANT)
+    hidden = lands & behind(land_pixel, land_distance, land_d.float().view(b, h, w), camera, cell_size)
+    entries = select(entries, ~hidden)
+    ray, _ = crossings(entries, pose, camera, cell_size)
     point = entries.point.index_select(0, ray.entry)
     other_face = (ray.axis != face.flatten().index_select(0, point)).long()
     hits = _nearest(ray.pixel, ray.enter, point, size, other_face)
     hit_distance = torch.where(hits == NONE, torch.inf, (hits >> (INDEX_BITS + 1)).double() / QUANT)
-    land_d = torch.where(landed == NONE, torch.inf, (landed >> (INDEX_BITS + 1)).double() / QUANT)
     use_land = land_d < hit_distance - (DEPTH_TOL[0] + DEPTH_TOL[1] * land_d)
     best = torch.where(use_land, landed, hits)
     valid = best != NONE
