@@ -76,10 +76,10 @@ def test_perfect_memory_beats_no_memory_where_memory_matters(oracle: tuple[Path,
 
 
 def test_progress_lines_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    args = ["--model", "copy-last", "--suite", "drift", "--quick", "--no-reference-tokenizer"]
+    args = ["--model", "copy-last", "--suite", "edits", "--quick", "--no-reference-tokenizer"]
     assert main([*args, "--out", str(tmp_path / "a")], prog="wm probe") == 0
     captured = capsys.readouterr()
-    progress = [line for line in captured.err.splitlines() if line.startswith("F drift")]
+    progress = [line for line in captured.err.splitlines() if line.startswith("D edits")]
     assert len(progress) == 1 and "scenarios" in progress[0]  # one line per family, no bars
     assert main([*args, "--out", str(tmp_path / "b"), "--quiet"], prog="wm probe") == 0
     captured = capsys.readouterr()
@@ -92,3 +92,15 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert "--model" in capsys.readouterr().err
     assert main(["--model", "oracle", "--suite", "nope", "--out", str(tmp_path)], prog="wm probe") == 2
     assert "--suite" in capsys.readouterr().err
+
+
+def test_compare_runs(oracle: tuple[Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out, results = oracle
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "results.json").write_text(json.dumps({**results, "schema_version": 1}))
+    assert main(["compare", str(out), str(out), "--plot", str(tmp_path / "c.png")], prog="wm probe") == 0
+    table = capsys.readouterr().out
+    assert table.count("| permanence |") == 1 and (tmp_path / "c.png").is_file()
+    assert main(["compare", str(out), str(old)], prog="wm probe") == 2  # another scale: refused
+    assert "schema_version" in capsys.readouterr().err

@@ -3,6 +3,7 @@
     wm probe --model bundled|oracle|copy-last|frozen-first|PATH --suite all --out DIR [--seeds N] [--quick]
     wm probe --env ID --suite lookback --model PATH --out DIR     # generic look-away-and-back on any env
     wm probe train-aux [--aux-dir DIR] [--steps N] [--run-dir DIR]
+    wm probe compare DIR1 DIR2 ... [--plot PNG]                   # runs side by side on the fixed scale
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ examples:
   wm probe --model mypkg.models:make --suite lookback --quick --out /tmp/probe_mine
   wm probe --model bundled --suite permanence,lookback --seeds 5 --out runs/probe
   wm probe --env BlockWorld-v0 --suite lookback --model copy-last --out /tmp/generic
-  wm probe train-aux --steps 3000 --aux-dir ~/.cache/worldmodel/probes"""
+  wm probe train-aux --steps 3000 --aux-dir ~/.cache/worldmodel/probes
+  wm probe compare runs/probe_a runs/probe_b --plot compare.png"""
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -107,6 +109,10 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
     """Entry point of `wm probe`."""
     if argv and argv[0] == "train-aux":
         return train_main(argv[1:], prog)
+    if argv and argv[0] == "compare":
+        from worldmodel.probes.compare import main as compare_main
+
+        return compare_main(argv[1:], f"{prog} compare")
     args = build_parser(prog).parse_args(argv)
     import torch
 
