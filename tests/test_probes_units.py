@@ -222,7 +222,7 @@ def test_segmenter_learns_in_a_few_trainer_steps() -> None:
     assert metrics["accuracy_gt"] > 0.6 and not model.training
 
 
-@pytest.mark.parametrize("name", ["lookback", "edits"])
+@pytest.mark.parametrize("name", ["lookback", "edits", "drift"])
 def test_scored_frames_cover_what_families_read(name: str) -> None:
     """Tokenizer rows are computed on a family's scored_frames only: a row that is the truth there and black
     everywhere else must score exactly as the truth."""

@@ -59,12 +59,24 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
         base = float(rng.uniform(0, 360))
         ref = next((base + 30 * k for k in range(12) if open_view(env, feet, base + 30 * k)), base)
         pose = (*feet, ref - r * (p - 1), 0.0)
-        out.append(Scenario(NAME, f"idle_world{i}", ws, pose, pan_prompt(p, r), noop(n), tags={"kind": "idle"}))
+        stride = curve_stride(cfg)
+        out.append(Scenario(NAME, f"idle_world{i}", ws, pose, pan_prompt(p, r), noop(n),
+                            tags={"kind": "idle", "stride": stride}))
         builder = ScriptBuilder(env, Scenario(NAME, f"explore_world{i}", ws, pose, pan_prompt(p, r), [],
-                                              tags={"kind": "explore"}))
+                                              tags={"kind": "explore", "stride": stride}))
         _explore(builder, n, rng, r)
         out.append(builder.finish())
     return out
+
+
+def curve_stride(cfg: SuiteConfig) -> int:
+    """Frames between scored frames: every other one is plenty for a curve (every one in quick mode)."""
+    return 1 if cfg.quick else 2
+
+
+def scored_frames(run: TruthRun) -> list[int]:
+    """The run frame indices score() reads (every stride-th frame after the prompt)."""
+    return list(range(run.prompt_len, len(run.frames), int(run.scenario.tags["stride"])))
 
 
 def _smooth(q: np.ndarray) -> np.ndarray:
@@ -95,12 +107,12 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
     table.declare("idle_quality", True, "idle: mean block-id agreement over the rollout")
     table.declare("explore_psnr", True, "exploration: mean PSNR (dB) over the rollout", span=50.0)
     table.declare("idle_psnr", True, "idle: mean PSNR (dB) over the rollout", span=50.0)
-    stride = 1 if cfg.quick else 2  # every other frame is plenty for a curve, and halves the segmenter's work
+    stride = curve_stride(cfg)
     curves: dict[str, dict[str, list[list[float]]]] = {"idle": {}, "explore": {}}
     for j, run in enumerate(runs):
         kind = run.scenario.tags["kind"]
         p = run.prompt_len
-        idx = list(range(p, len(run.frames), stride))
+        idx = scored_frames(run)
         scores = {row: measure.frame_scores(run, clips[j], idx) for row, clips in preds.items()}
         key = "changed_ids" if kind == "explore" else "ids"
         truth = scores["truth"][key]

@@ -175,13 +175,19 @@ class Reprojection:
         self.name = "perfect_memory" if memory else "no_memory"
 
     def predict(self, runs: Sequence[TruthRun], scripts: Sequence[Sequence[Action]],
-                progress: Progress = None) -> list[np.ndarray]:
-        """Reprojected prompt pixels for every script frame (true script only: it needs the true geometry)."""
+                progress: Progress = None, frames: Sequence[Sequence[int]] | None = None) -> list[np.ndarray]:
+        """Reprojected prompt pixels for every script frame (true script only: it needs the true geometry);
+        `frames`: per run, the run frame indices the family scores: only those are computed, the others are
+        left as copy-last frames (never read by that family's scores)."""
         out = []
-        for run, script in zip(runs, scripts):
+        for j, (run, script) in enumerate(zip(runs, scripts)):
             if not _is_truth(run, script):
                 raise ValueError(f"the {self.name} row exists only for the true script")
             p = run.prompt_len
             sources = list(range(p)) if self.memory else [p - 1]
-            out.append(np.stack([carry(run, sources, p + t) for t in range(len(script))]))
+            todo = range(p, p + len(script)) if frames is None else [i for i in frames[j] if i >= p]
+            clip = np.repeat(run.frames[p - 1 : p], len(script), axis=0)
+            for i in todo:
+                clip[i - p] = carry(run, sources, i)
+            out.append(clip)
         return out

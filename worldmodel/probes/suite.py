@@ -17,7 +17,7 @@ import numpy as np
 
 from worldmodel.probes import drift, edits, following, lookback, loop, permanence
 from worldmodel.probes.adapters import Predictor, ShuffledActions, make_rows, wrong_script
-from worldmodel.probes.references import TokenizerRow
+from worldmodel.probes.references import Reprojection, TokenizerRow
 from worldmodel.probes.auxstore import AuxModels
 from worldmodel.probes.config import SuiteConfig
 from worldmodel.probes.measure import Measure
@@ -72,7 +72,7 @@ def predict_rows(rows: dict[str, Predictor], runs: Sequence[TruthRun], tick: Cal
     for name, predictor in rows.items():
         if name in preds:
             continue
-        if isinstance(predictor, TokenizerRow):
+        if isinstance(predictor, (TokenizerRow, Reprojection)):
             preds[name] = predictor.predict(runs, scripts, frames=frames)
         else:
             preds[name] = predictor.predict(runs, scripts, tick if name == "model" else None)
