@@ -195,7 +195,8 @@ def markdown(results: dict[str, Any], images: dict[str, list[str]]) -> str:
     cfg = results["config"]
     rows = _rows_present(results)
     lines = [f"# Probe report: {results['model']}", "",
-             f"Suites: {', '.join(results['suites'])}; seeds {cfg['seeds']}{' (quick)' if cfg['quick'] else ''}; "
+             f"Suites: {', '.join(results['suites'])}; worlds per sweep point: {1 if cfg['quick'] else cfg['seeds']}"
+             f"{' (quick)' if cfg['quick'] else ''}; "
              f"seed {cfg['seed']}; prompt {cfg['prompt_len']} frames; context window {cfg['context']} frames; "
              f"runtime {results['runtime_s']:.1f} s.", "",
              MEANING + " Rows: truth (BlockWorld), ref. tok. (the truth through the bundled tokenizer, the same for "
