@@ -5,7 +5,7 @@
     python scripts/bench_data.py clips --store data/bw --clip-len 16 --batch 32
 
 The clip part times `open_dataset(store).clips(L)` through a torch DataLoader (num_workers 0 and 2) and compares it
-with the clips/s that a tokenizer and a dynamics training step consume (configured batch sizes, this machine).
+with the clips/s that a tokenizer and a dynamics training step of the Trainer consume (batch 8, this machine).
 """
 
 from __future__ import annotations
@@ -73,8 +73,44 @@ def bench_clips(store: Path, clip_len: int, batch: int, batches: int) -> float:
     return best
 
 
-def bench_training(store: Path) -> None:
-    """Clips/s a training step consumes (tokenizer: 8 clips x 4 frames; dynamics: 8 x 16), CPU, fp32."""
+class _Timed(torch.nn.Module):
+    """Wraps a trainable module and stamps the start of every training step (every compute_loss call)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.stamps: list[float] = []
+
+    def compute_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """The wrapped module's (loss, metrics), after noting the time."""
+        self.stamps.append(time.perf_counter())
+        return self.module.compute_loss(batch)
+
+
+def step_rate(module: torch.nn.Module, clips: list[dict], run_dir: Path, seconds: float = 5.0) -> float:
+    """Steady-state optimizer steps/s of the Trainer on `clips` held in memory (one batch of them per step, so
+    loading is left out): 2 warm-up steps, then enough resumed steps to fill `seconds` (at least 2)."""
+    from worldmodel.train import TrainConfig, Trainer
+
+    timed = _Timed(module)
+
+    def run(steps: int) -> float:
+        """Train up to `steps` (resuming) and return the mean step time after the run's first step."""
+        timed.stamps.clear()
+        cfg = TrainConfig(steps=steps, batch_size=len(clips), lr=1e-4, warmup_steps=0, media_every=0,
+                          ckpt_every=steps, progress=False, device="cpu")
+        Trainer(timed, clips, cfg, run_dir).fit()  # type: ignore[arg-type]  # a list is a map-style dataset
+        stamps = timed.stamps
+        return (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1)
+
+    warm = run(2)
+    timed_steps = max(2, int(seconds / max(warm, 1e-6)))
+    return 1.0 / run(2 + timed_steps + 1)  # +1: the first resumed step only opens the interval
+
+
+def bench_training(store: Path, work: Path) -> None:
+    """Clips/s a training step consumes (tokenizer: 8 clips x 4 frames; dynamics: 8 x 16), CPU, fp32: steps of
+    the one Trainer (worldmodel/train/trainer.py) on one batch of real clips held in memory."""
     try:
         from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
         from worldmodel.tokenizer import Tokenizer, TokenizerConfig
@@ -88,18 +124,9 @@ def bench_training(store: Path) -> None:
     except Exception as error:  # the dynamics part may still be in progress
         print(f"dynamics step rate: skipped ({type(error).__name__}: {error})")
     for name, (module, clip_len) in objectives.items():
-        loader = torch.utils.data.DataLoader(open_dataset(store).clips(clip_len), batch_size=8)
-        batch = next(iter(loader))
-        params = [p for p in module.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=1e-4)
-        steps, start = 0, time.perf_counter()
-        while steps < 2 or time.perf_counter() - start < 5.0:
-            loss, _ = module.compute_loss(batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            steps += 1
-        rate = steps / (time.perf_counter() - start)
+        dataset = open_dataset(store).clips(clip_len)
+        clips = [dataset[i] for i in range(8)]
+        rate = step_rate(module, clips, work / f"train_{name}")
         print(f"training step {name} (batch 8 x {clip_len} frames, CPU): {rate:.2f} steps/s = "
               f"{rate * 8:.1f} clips/s consumed")
 
@@ -135,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                     collect(CollectConfig(env_id=args.env, out=str(store), policy=args.policy, episodes=4,
                                           steps=300), progress=False)
             bench_clips(store, args.clip_len, args.batch, args.batches)
-            bench_training(store)
+            bench_training(store, work)
     return 0
 
 
