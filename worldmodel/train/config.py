@@ -56,13 +56,17 @@ class TrainConfig:
     """Show a tqdm progress bar (rank 0)."""
     threads: int = 0
     """torch.set_num_threads on CPU (0 = leave torch's default)."""
+    max_minutes: float = 0.0
+    """Stop after this many minutes of this invocation (checkpoint saved; running again resumes there), so a long
+    run goes in stages; 0 = no limit. The learning-rate schedule still follows `steps`."""
 
     def validate(self) -> None:
         """Raise ValueError naming the offending key."""
         for key in ("steps", "batch_size", "log_every", "ckpt_every", "keep_last"):
             if getattr(self, key) < 1:
                 raise ValueError(f"train config '{key}' must be >= 1, got {getattr(self, key)}")
-        for key in ("warmup_steps", "media_every", "num_workers", "grad_clip", "weight_decay", "threads"):
+        for key in ("warmup_steps", "media_every", "num_workers", "grad_clip", "weight_decay", "threads",
+                    "max_minutes"):
             if getattr(self, key) < 0:
                 raise ValueError(f"train config '{key}' must be >= 0, got {getattr(self, key)}")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:

@@ -80,13 +80,17 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 
 
 def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over `params`: weight decay on matrices and kernels (ndim >= 2) only, not on biases and norms."""
+    """AdamW over `params`: weight decay on matrices and kernels (ndim >= 2) only, not on biases and norms. Fused
+    (one kernel for all parameters) on CPU and CUDA: on the bundled tokenizer and dynamics (2M parameters each) a
+    CPU step took 10-18 ms instead of 30 (foreach) on 2 threads; same update, same state_dict."""
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg.lr,
         betas=(float(cfg.betas[0]), float(cfg.betas[1])),
+        fused=fused or None,
     )
 
 
@@ -269,11 +273,29 @@ class Trainer:
 
         return SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
 
+    @property
+    def finished(self) -> bool:
+        """Whether the run has reached cfg.steps."""
+        return self.step >= self.cfg.steps
+
+    def _out_of_time(self, start: float) -> bool:
+        """Whether cfg.max_minutes have passed since `start` (under DDP: on any rank, so all ranks stop together)."""
+        if not self.cfg.max_minutes:
+            return False
+        late = torch.tensor(float(time.perf_counter() - start >= 60.0 * self.cfg.max_minutes))
+        if self.dist.world_size > 1:
+            import torch.distributed as dist
+
+            late = late.to(self.dist.device)
+            dist.all_reduce(late, op=dist.ReduceOp.MAX)
+        return bool(late.item())
+
     def fit(self) -> dict[str, float]:
-        """Train until cfg.steps; returns the last step's metrics (empty if there was nothing left to do)."""
+        """Train until cfg.steps, or until cfg.max_minutes have passed (then `finished` is False and the run resumes
+        from the checkpoint saved at the stop); returns the last step's metrics (empty if nothing was left to do)."""
         cfg, info = self.cfg, self.dist
         metrics: dict[str, float] = {}
-        if self.step >= cfg.steps:
+        if self.finished:
             self.lock.release()
             cleanup(info)
             return metrics
@@ -286,7 +308,7 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (info.is_main and cfg.progress), dynamic_ncols=True)
         batches = self._batches()
         self.module.train()
-        tick = time.perf_counter()
+        tick = start = time.perf_counter()
         try:
             while self.step < cfg.steps:
                 batch = to_device(next(batches), info.device)
@@ -315,8 +337,11 @@ class Trainer:
                     if cfg.media_every and self.step % cfg.media_every == 0 and hasattr(self.module, "log_media"):
                         with torch.no_grad():
                             self.module.log_media(writer, batch, self.step)
-                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
+                late = self._out_of_time(start)
+                if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps or late:
                     self.save()
+                if late:
+                    break
         finally:
             bar.close()
             if writer is not None:
