@@ -4,7 +4,7 @@
     wm bench quality --model PATH [PATH ...] --data DIR [--context 4] [--horizons 16 64] [--max-windows 32]
                      [--decoding sample mean] [--json F] [--plot F.png]
     wm bench train   --target tokenizer|dynamics|fusion|agent [--size bundled|gpu|tiny] [--steps 10]
-                     [--threads 2] [--precision fp32 bf16] [--rollout-frames 0] [--json F]
+                     [--threads 2] [--precision fp32 bf16] [--device cpu|cuda] [--rollout-frames 0] [--json F]
 
 Speed times the whole `WorldModel.step` (speed.py). `--model random` times an untrained model of the default
 configuration (no checkpoint needed). Quality reports, each beside the copy-last-frame baseline:
@@ -72,6 +72,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                        help="bundled: the shipped architecture, batches of the cpu recipe; gpu: the gpu recipe's")
     train.add_argument("--steps", type=int, default=10, help="timed steps per precision (after 2 warm-up steps)")
     train.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=list(PRECISION_DTYPES))
+    train.add_argument("--device", default="cpu", help="cpu or cuda (timed with a sync at every phase boundary)")
     train.add_argument("--rollout-frames", type=int, default=0,
                        help="dynamics: self-forcing with this many rolled-out frames (model.rollout_frames)")
     for p in (speed, quality, train):
@@ -185,7 +186,7 @@ def _train_main(args: argparse.Namespace, prog: str) -> int:
             return record_store(Path(temp) / f"store_{clip_len}_{batch}", 2, clip_len + batch, SIZE[args.size].frame)
 
         target = build_target(args.target, args.size, store, args.rollout_frames)
-        result = bench_train(target, list(dict.fromkeys(args.precision)), args.steps)
+        result = bench_train(target, list(dict.fromkeys(args.precision)), args.steps, device=args.device)
     result.update(size=args.size, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   cpu_capability=torch.backends.cpu.get_cpu_capability(), torch=torch.__version__)
     print(train_table(result))

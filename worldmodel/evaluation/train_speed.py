@@ -12,6 +12,7 @@ beside the peak of square matmuls of the same precision measured in the same run
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from worldmodel.evaluation.train_targets import TrainTarget
-from worldmodel.train.trainer import autocast, make_optimizer, optimizer_step
+from worldmodel.train.trainer import autocast, make_optimizer, optimizer_step, to_device
 
 PRECISION_DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 """Precision name -> autocast dtype (None: plain fp32)."""
@@ -31,16 +32,26 @@ PHASES = ("data", "forward", "backward", "optimizer")
 """The breakdown of a step, besides the target's own sections (which are cut out of forward)."""
 
 
-def matmul_peak(dtype: torch.dtype, size: int = 1024, repeats: int = 10) -> float:
-    """FLOP/s of a (size x size) @ (size x size) matmul in `dtype` on the current threads (median of `repeats`)."""
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+def clock(device: torch.device) -> float:
+    """perf_counter once the device's queued work is done (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 1024, repeats: int = 10, device: str | torch.device = "cpu"
+                ) -> float:
+    """FLOP/s of a (size x size) @ (size x size) matmul in `dtype` (median of `repeats`; on CPU with the current
+    threads). Use size >= 4096 on a GPU: 1024 measures launch latency there."""
+    device = torch.device(device)
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
     for _ in range(3):
         a @ b
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock(device)
         a @ b
-        times.append(time.perf_counter() - start)
+        times.append(clock(device) - start)
     return 2 * size**3 / statistics.median(times)
 
 
@@ -84,20 +95,20 @@ def step_flops(target: TrainTarget, batch: dict[str, Any]) -> int:
 
 
 @contextmanager
-def timed_sections(target: TrainTarget) -> Iterator[dict[str, float]]:
-    """Within: the target's sections add their wall seconds to the yielded dict (their methods wrapped on the
-    instance; restored on exit)."""
+def timed_sections(target: TrainTarget, device: torch.device) -> Iterator[dict[str, float]]:
+    """Within: the target's sections add their wall seconds on `device` to the yielded dict (their methods wrapped
+    on the instance; restored on exit)."""
     spent = {name: 0.0 for name in target.sections}
     originals = []
     for name, (owner, method) in target.sections.items():
         original = getattr(owner, method)
 
         def timed(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start = clock(device)
             try:
                 return _original(*args, **kwargs)
             finally:
-                spent[_name] += time.perf_counter() - start
+                spent[_name] += clock(device) - start
 
         setattr(owner, method, timed)
         originals.append((owner, method))
@@ -108,27 +119,29 @@ def timed_sections(target: TrainTarget) -> Iterator[dict[str, float]]:
             delattr(owner, method)  # the class's method shows through again
 
 
-def bench_train(target: TrainTarget, precisions: list[str], steps: int, warmup: int = 2) -> dict[str, Any]:
+def bench_train(target: TrainTarget, precisions: list[str], steps: int, warmup: int = 2,
+                device: str | torch.device = "cpu") -> dict[str, Any]:
     """Time `steps` training steps of each precision (after `warmup` each), interleaved; with FLOPs and peaks."""
-    device = torch.device("cpu")
+    device = torch.device(device)
     module = target.module.to(device).train()
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, target.train)
-    flops = step_flops(target, next(target.batches))
+    flops = step_flops(target, to_device(next(target.batches), device))
+    load_before = os.getloadavg()[0]
     phases: dict[str, dict[str, list[float]]] = {p: {k: [] for k in (*PHASES, *target.sections)} for p in precisions}
     losses: dict[str, float] = {}
     for index in range(warmup + steps):
         for precision in precisions:
-            start = time.perf_counter()
-            batch = next(target.batches)
-            loaded = time.perf_counter()
-            with timed_sections(target) as spent, autocast(device, PRECISION_DTYPES[precision]):
+            start = clock(device)
+            batch = to_device(next(target.batches), device)
+            loaded = clock(device)
+            with timed_sections(target, device) as spent, autocast(device, PRECISION_DTYPES[precision]):
                 loss, _ = module.compute_loss(batch)
-            forward = time.perf_counter()
+            forward = clock(device)
             loss.backward()
-            backward = time.perf_counter()
+            backward = clock(device)
             optimizer_step(params, optimizer, target.train)
-            done = time.perf_counter()
+            done = clock(device)
             losses[precision] = float(loss.detach())
             if index < warmup:
                 continue
@@ -136,7 +149,8 @@ def bench_train(target: TrainTarget, precisions: list[str], steps: int, warmup: 
             for name, seconds in (("data", loaded - start), ("forward", forward - loaded - sum(spent.values())),
                                   ("backward", backward - forward), ("optimizer", done - backward), *spent.items()):
                 times[name].append(seconds)
-    peaks = {p: matmul_peak(PRECISION_DTYPES[p] or torch.float32) for p in precisions}
+    size = 8192 if device.type == "cuda" else 1024
+    peaks = {p: matmul_peak(PRECISION_DTYPES[p] or torch.float32, size, device=device) for p in precisions}
     rows = {}
     for precision in precisions:
         median = {name: statistics.median(values) for name, values in phases[precision].items()}
@@ -147,6 +161,8 @@ def bench_train(target: TrainTarget, precisions: list[str], steps: int, warmup: 
                            "peak_fraction": flops / step / peaks[precision], "last_loss": losses[precision]}
     return {"target": target.name, "shape": target.shape, "data": target.data, "unit": target.unit,
             "per_step": target.per_step, "gflop_per_step": flops / 1e9, "threads": torch.get_num_threads(),
+            "device": str(device),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "load_average": [load_before, os.getloadavg()[0]],
             "steps": steps, "warmup": warmup, "precisions": rows}
 
 
@@ -155,7 +171,9 @@ def train_table(result: dict[str, Any]) -> str:
     unit, rows = result["unit"], result["precisions"]
     names = list(next(iter(rows.values()))["breakdown_ms"])
     lines = [f"{result['target']}: {result['shape']}; {result['gflop_per_step']:.2f} GFLOP/step; data: "
-             f"{result['data']}; {result['threads']} threads; median of {result['steps']} steps",
+             f"{result['data']}; {result['device']}, {result['threads']} threads (OMP_WAIT_POLICY={result['omp_wait_policy'] or 'unset'}); "
+             f"median of {result['steps']} steps; load average {result['load_average'][0]:.1f} -> "
+             f"{result['load_average'][1]:.1f} on {os.cpu_count()} cores",
              f"{'precision':<10}{'step ms':>9}{unit + '/s':>12}" + "".join(f"{n:>11}" for n in names)
              + f"{'GFLOP/s':>9}{'peak':>8}{'of peak':>9}"]
     for precision, row in rows.items():
