@@ -24,9 +24,11 @@ case "$profile" in
        : "${TOK_BATCH:=8}" "${FUSION_BATCH:=4}" "${DEVICE:=cpu}" "${THREADS:=2}" "${LOADERS:=1}"
        : "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=2}" "${HELDOUT:=16}" ;;
   gpu) dyn_arch="model.d_model=256 model.n_layers=6 model.n_heads=8 model.context_frames=12"
-       : "${EPISODES:=48}" "${TOK_STEPS:=6000}" "${DYN_STEPS:=8000}" "${FUSION_STEPS:=1500}" "${BATCH:=64}"
-       : "${TOK_BATCH:=32}" "${FUSION_BATCH:=16}" "${DEVICE:=cuda}" "${THREADS:=0}" "${LOADERS:=12}"
-       : "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=0}" "${HELDOUT:=16}" ;;
+       : "${EPISODES:=160}" "${TOK_STEPS:=5000}" "${DYN_STEPS:=5000}" "${FUSION_STEPS:=200}" "${BATCH:=64}"
+       : "${TOK_BATCH:=64}" "${FUSION_BATCH:=64}" "${DEVICE:=cuda}" "${THREADS:=0}" "${LOADERS:=12}"
+       : "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=0}" "${HELDOUT:=16}"
+       # fewer checkpoints and TensorBoard images: each costs more than a hundred steps there
+       : "${TOK_ARGS:=train.ckpt_every=1000 train.media_every=1000}" "${DYN_ARGS:=train.ckpt_every=1000}" ;;
   *) echo "unknown profile '$profile' (cpu or gpu)" >&2; exit 2 ;;
 esac
 # bf16 autocast where the device has it fast (train.precision=auto). The fusion trains on the frozen model's own
