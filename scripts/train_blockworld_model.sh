@@ -4,7 +4,7 @@
 # measure it on held-out episodes.
 #   bash scripts/train_blockworld_model.sh [OUT_DIR] [PROFILE]
 # PROFILE cpu (default): the bundled model's architecture (d_model 128, 4 layers, window 8), sized for a 2-core CPU;
-#   bf16 where the CPU has it (train.precision=auto), in stages of STAGE_HOURS (default 2): when a stage's time is
+#   bf16 where the CPU has it (train.precision=auto), one single-threaded DDP process per core, in stages of STAGE_HOURS (default 2): when a stage's time is
 #   up the running step saves a checkpoint and the script exits with status 3; run the same command again and it
 #   continues where it stopped (collection keeps finished episodes, training resumes from its checkpoint, finished
 #   steps are skipped). STAGE_HOURS=0: no limit.
@@ -21,12 +21,15 @@ profile=${2:-cpu}
 case "$profile" in
   cpu) dyn_arch="model.d_model=128 model.n_layers=4 model.n_heads=4 model.context_frames=8"
        : "${EPISODES:=240}" "${TOK_STEPS:=3000}" "${DYN_STEPS:=6000}" "${FUSION_STEPS:=2400}" "${BATCH:=8}"
-       : "${TOK_BATCH:=8}" "${FUSION_BATCH:=4}" "${DEVICE:=cpu}" "${THREADS:=2}" "${LOADERS:=1}"
-       : "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=2}" "${HELDOUT:=16}" ;;
+       : "${TOK_BATCH:=8}" "${FUSION_BATCH:=4}" "${DEVICE:=cpu}" "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=2}"
+       : "${HELDOUT:=16}" "${LOADERS:=0}"
+       # one single-threaded DDP process per core (batches split between them): as fast as one 2-thread process
+       # on a free machine and 3-5x faster on a shared one (docs/training-speed.md)
+       : "${PROCS:=$(nproc)}" "${THREADS:=1}" ;;
   gpu) dyn_arch="model.d_model=256 model.n_layers=6 model.n_heads=8 model.context_frames=12"
        : "${EPISODES:=160}" "${TOK_STEPS:=5000}" "${DYN_STEPS:=5000}" "${FUSION_STEPS:=200}" "${BATCH:=64}"
        : "${TOK_BATCH:=64}" "${FUSION_BATCH:=64}" "${DEVICE:=cuda}" "${THREADS:=0}" "${LOADERS:=12}"
-       : "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=0}" "${HELDOUT:=16}"
+       : "${WORKERS:=$(nproc)}" "${STAGE_HOURS:=0}" "${HELDOUT:=16}" "${PROCS:=1}"
        # fewer checkpoints and TensorBoard images: each costs more than a hundred steps there
        : "${TOK_ARGS:=train.ckpt_every=1000 train.media_every=1000}" "${DYN_ARGS:=train.ckpt_every=1000}" ;;
   *) echo "unknown profile '$profile' (cpu or gpu)" >&2; exit 2 ;;
@@ -34,9 +37,9 @@ esac
 # bf16 autocast where the device has it fast (train.precision=auto). The fusion trains on the frozen model's own
 # rollouts: in fp32 they are the rollouts a player sees (bf16 would flip some of their tokens, for a 1.2x step).
 : "${PRECISION:=auto}" "${FUSION_PRECISION:=fp32}" "${MAX_STEPS:=0}" "${BENCH:=1}"
-# Idle OpenMP threads sleep instead of spinning: on a 2-core machine shared with other jobs, spinning threads made
-# 2-thread steps 3-5x slower than 1-thread ones (docs/training-speed.md); on a free machine it costs nothing
-# measurable. Must be set before torch starts, hence here.
+# Idle OpenMP threads sleep instead of spinning (where a process runs several threads: THREADS > 1, collection, the
+# gpu profile): on a 2-core machine shared with other jobs, spinning made 2-thread steps 3-5x slower than 1-thread
+# ones; on a free machine passive waiting costs 5-10% (docs/training-speed.md). Must be set before torch starts.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 data=${DATA:-$out/data}
 gold='{"task": "mine_gold"}'
@@ -69,13 +72,15 @@ trained() {  # $1 run dir, $2 total steps: true when its newest checkpoint has t
   newest=$(find "$1/checkpoints" -maxdepth 1 -name 'step_*' 2>/dev/null | sort | tail -n 1)
   [ -n "$newest" ] && [ "$((10#${newest##*step_}))" -ge "$2" ]
 }
-train() {  # $1 target, $2 run dir, $3 total steps, then overrides: train unless done; stop the stage if cut short
-  local target=$1 run=$2 total=$3
-  shift 3
+train() {  # $1 target, $2 run dir, $3 total steps, $4 batch (all processes together), then overrides: train unless
+           # done, in PROCS DDP processes; stop the stage if cut short
+  local target=$1 run=$2 total=$3 batch=$4 launch=(wm train)
+  shift 4
   trained "$run" "$total" && return 0
   [ "$(left)" -gt 180 ] || stage_over "wm train $target"
-  wm train "$target" run_dir="$run" train.steps="$total" train.device="$DEVICE" train.threads="$THREADS" \
-    train.num_workers="$LOADERS" train.max_minutes="$(minutes)" "$@"
+  [ "$PROCS" -gt 1 ] && launch=(torchrun --standalone --nproc_per_node "$PROCS" -m worldmodel.cli train)
+  "${launch[@]}" "$target" run_dir="$run" train.steps="$total" train.batch_size=$(( batch > PROCS ? batch / PROCS : 1 )) \
+    train.device="$DEVICE" train.threads="$THREADS" train.num_workers="$LOADERS" train.max_minutes="$(minutes)" "$@"
   trained "$run" "$total" || stage_over "wm train $target"
 }
 
@@ -101,21 +106,20 @@ fi
 
 # 2. the FSQ tokenizer (64x64 -> 8x8 tokens of 1000 codes)
 # shellcheck disable=SC2086  # *_ARGS: extra overrides, e.g. TOK_ARGS="model.channels=16"
-train tokenizer "$out/tokenizer" "$TOK_STEPS" data.path="$data" train.batch_size="$TOK_BATCH" \
-  train.precision="$PRECISION" ${TOK_ARGS:-}
+train tokenizer "$out/tokenizer" "$TOK_STEPS" "$TOK_BATCH" data.path="$data" train.precision="$PRECISION" ${TOK_ARGS:-}
 
 # 3. the dynamics: clips of 8 (gpu: 12) frames; windows holding an event listed 10 more times; windows running up
 #    to 4 transitions past an episode's end, so the heads cannot learn where in a clip an episode ends
 clip=$([ "$profile" = gpu ] && echo 12 || echo 8)
 # shellcheck disable=SC2086  # dyn_arch is a list of overrides
-train dynamics "$out/dynamics" "$DYN_STEPS" tokenizer_checkpoint="$out/tokenizer" data.path="$data" \
+train dynamics "$out/dynamics" "$DYN_STEPS" "$BATCH" tokenizer_checkpoint="$out/tokenizer" data.path="$data" \
   data.clip_len="$clip" data.event_repeat=10 data.pad_end=4 $dyn_arch model.reward_weight=5.0 model.term_weight=2.0 \
-  train.batch_size="$BATCH" train.precision="$PRECISION" ${DYN_ARGS:-}
+  train.precision="$PRECISION" ${DYN_ARGS:-}
 
 # 4. the frame fusion: trained on the dynamics' own 16-step open-loop rollouts (tokenizer and dynamics frozen); its
 #    world_model/ is the finished bundle
-train fusion "$out/fusion" "$FUSION_STEPS" world="$out/dynamics/world_model" data.path="$data" \
-  train.batch_size="$FUSION_BATCH" train.precision="$FUSION_PRECISION" ${FUSION_ARGS:-}
+train fusion "$out/fusion" "$FUSION_STEPS" "$FUSION_BATCH" world="$out/dynamics/world_model" data.path="$data" \
+  train.precision="$FUSION_PRECISION" ${FUSION_ARGS:-}
 echo "world model: $out/fusion/world_model ($(( $(date +%s) - started )) s in this run)" >&2
 
 # 5. the numbers of the model card (each skipped once its file exists)
