@@ -3,8 +3,8 @@
     python scripts/bench_geometry.py --heads runs/geometry/geometry --data data/bw_heldout [--clips 64]
 
 Depth on surface pixels: mean absolute relative error, the share within 10% and within 25% of the truth, and the
-sky accuracy; odometry: the mean error of the predicted per-tick move against the true move (blocks), beside the
-true move's mean size and the error of predicting no move at all.
+sky accuracy; odometry: the mean error of the predicted per-tick move against the true move (blocks) (from both frames, and
+the open-loop motion net from the frame before only), beside the true move's mean size and the error of predicting no move at all.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from worldmodel.data import open_dataset  # noqa: E402
 from worldmodel.dynamics.actions import action_tensors  # noqa: E402
-from worldmodel.memory.geometry_heads import load_geometry, yaw_frame_translation  # noqa: E402
+from worldmodel.memory.geometry_heads import action_features, load_geometry, yaw_frame_translation  # noqa: E402
 
 
 @torch.no_grad()
@@ -39,12 +39,15 @@ def evaluate(heads_dir: Path, data: Path, clips: int, clip_len: int) -> dict[str
         surface = ~sky
         rel = ((depth - depth_true).abs() / depth_true.clamp_min(1e-3))[surface]
         buttons, camera = action_tensors({k: torch.as_tensor(v) for k, v in item["actions"].items()})
-        moved = heads.odometry(frames[:-1], frames[1:], torch.cat([buttons, camera / 10.0], -1))
+        action = action_features(buttons, camera)
+        moved = heads.odometry(frames[:-1], frames[1:], action)
+        expected = heads.motion(frames[:-1], action)
         true_move = yaw_frame_translation(torch.as_tensor(item["pose"]).float())
         values = {"depth_abs_rel": rel.sum().item(), "depth_within_10pct": (rel < 0.1).sum().item(),
                   "depth_within_25pct": (rel < 0.25).sum().item(), "surface_pixels": float(rel.numel()),
                   "sky_accuracy": ((sky_logit > 0) == sky).float().mean().item(),
                   "move_error": (moved - true_move).norm(dim=-1).mean().item(),
+                  "motion_error": (expected - true_move).norm(dim=-1).mean().item(),
                   "move_true": true_move.norm(dim=-1).mean().item()}
         for key, value in values.items():
             sums[key] = sums.get(key, 0.0) + value

@@ -6,6 +6,7 @@ A world model's frames carry no depth and its rollouts no pose, yet placing what
     exactly what the memory stores.
   - `OdometryNet`: two consecutive frames and the action between them -> the feet translation in the frame of the
     first view's yaw (forward, up, right). Rotation needs no net: the camera action gives it exactly.
+  - `MotionNet`: the frame before and the action -> the translation to expect (open loop, before any next frame).
 `GeometryObjective.compute_loss(batch)` trains both on clips with ground truth (BlockWorld stores record depth and
 pose: `open_dataset(DIR).clips(L, ground_truth=True)`), through the one Trainer. Footage without depth will need
 the photometric (monodepth-style) path; it is not written yet.
@@ -100,6 +101,29 @@ class OdometryNet(nn.Module):
         return self.head(torch.cat([self.encoder(x), action], 1))
 
 
+class MotionNet(nn.Module):
+    """The frame before a tick and its action -> the expected feet translation (forward, up, right) in blocks.
+
+    Open loop there is no real frame after the tick: the move comes from what the player faces (a wall ahead stops
+    a walk) and what it pressed, not from a predicted frame that may lag behind."""
+
+    def __init__(self, cfg: GeometryConfig, action_dim: int) -> None:
+        super().__init__()
+        c = cfg.odometry_channels
+        self.encoder = nn.Sequential(_conv(3, c, 2), _conv(c, 2 * c, 2), _conv(2 * c, 4 * c, 2),
+                                     _conv(4 * c, 4 * c, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(4 * c + action_dim, 64), nn.SiLU(), nn.Linear(64, 3))
+
+    def forward(self, before: Tensor, action: Tensor) -> Tensor:
+        """uint8 frames (B, H, W, 3), action features (B, A) -> translation (B, 3)."""
+        return self.head(torch.cat([self.encoder(frames_to_float(before)), action], 1))
+
+
+def action_features(buttons: Tensor, camera: Tensor) -> Tensor:
+    """Buttons (..., 18) and camera (..., 2) degrees -> the heads' action input (..., 20)."""
+    return torch.cat([buttons.float(), camera.float() / 10.0], -1)
+
+
 def yaw_frame_translation(pose: Tensor) -> Tensor:
     """Poses (..., L, 5) [x, y, z, yaw_deg, pitch_deg] -> the feet moves of the L-1 ticks (..., L-1, 3) as
     (forward, up, right) in the frame of the earlier view's yaw, on BlockWorld's axes (envs/blockworld/render.py
@@ -120,6 +144,7 @@ class GeometryObjective(nn.Module):
         self.cfg.validate()
         self.depth = DepthNet(self.cfg)
         self.odometry = OdometryNet(self.cfg, action_dim=20)  # 18 buttons + camera (2)
+        self.motion = MotionNet(self.cfg, action_dim=20)
 
     def compute_loss(self, batch: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
         """L1 log-depth on surface pixels + sky BCE + L1 translation per tick, and metrics."""
@@ -135,10 +160,13 @@ class GeometryObjective(nn.Module):
         depth_loss = (depth.log() - true_depth.clamp(1.0, cfg.max_depth).log()).abs()[surface].mean()
         sky_loss = F.binary_cross_entropy_with_logits(sky_logit, sky.float())
         buttons, camera = action_tensors(batch["actions"], frames.device)  # (B, L-1, 18), (B, L-1, 2)
-        action = torch.cat([buttons, camera / 10.0], -1).flatten(0, 1)  # (B*(L-1), 20)
-        moved = self.odometry(frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1), action)
+        action = action_features(buttons, camera).flatten(0, 1)  # (B*(L-1), 20)
+        before = frames[:, :-1].flatten(0, 1)
+        moved = self.odometry(before, frames[:, 1:].flatten(0, 1), action)
+        expected = self.motion(before, action)
         true_move = yaw_frame_translation(batch["pose"].float()).flatten(0, 1)  # (B*(L-1), 3)
-        pose_loss = (moved - true_move).abs().mean()
+        motion_loss = (expected - true_move).abs().mean()
+        pose_loss = (moved - true_move).abs().mean() + motion_loss
         loss = cfg.depth_weight * depth_loss + cfg.sky_weight * sky_loss + cfg.pose_weight * pose_loss
         with torch.no_grad():
             ratio = (depth / true_depth.clamp(1.0, cfg.max_depth))[surface]
@@ -147,6 +175,7 @@ class GeometryObjective(nn.Module):
                        "depth_within_10pct": ((ratio > 0.9) & (ratio < 1.1)).float().mean().item(),
                        "sky_acc": ((sky_logit > 0) == sky).float().mean().item(),
                        "move_error": (moved - true_move).norm(dim=-1).mean().item(),
+                       "motion_error": (expected - true_move).norm(dim=-1).mean().item(),
                        "move_true": true_move.norm(dim=-1).mean().item()}
         return loss, metrics
 
