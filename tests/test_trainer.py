@@ -339,7 +339,7 @@ def _changed(name: str, value: object) -> object:
         return value / 2 if value else 0.25
     if isinstance(value, list):
         return [_changed(name, v) if isinstance(v, float) else v + 1 for v in value]
-    return {"device": "cpu", "precision": "fp32"}.get(name, f"{value}_x")
+    return {"device": "cpu", "precision": "fp32", "split": "train"}.get(name, f"{value}_x")
 
 
 def _override(key: str, value: object) -> str:

@@ -6,18 +6,29 @@ A tokenizer trained with `freeze_encoder=true` (a new decoder, or a frame-fusion
 tokens as its source, so every dynamics model trained on those tokens runs with it unchanged. This writes the
 pair as a directory `WorldModel.load` reads. It refuses a tokenizer whose encoder differs from the world model's
 (its tokens would mean something else to the dynamics) unless --allow-new-encoder is given.
+
+The frame-fusion net never goes missing silently: a tokenizer export that brings its own is used as it is;
+otherwise, when WORLD has one, `--fusion keep` carries WORLD's net over to the new decoder (it was trained on the
+old decoder's frames: `wm train fusion world=OUT` fits it again) and `--fusion drop` writes the model without one;
+with neither, such a pair is refused. `--fusion keep` also replaces a net the tokenizer brings with WORLD's,
+`--fusion drop` removes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import torch
 
-from worldmodel.dynamics.bundle import load_world_model, save_world_model
 from worldmodel import bundled
+from worldmodel.checkpoint import load_state_into
+from worldmodel.dynamics.bundle import load_world_model, save_world_model
+
+FUSION_CHOICES = ("keep", "drop")
+FUSION_PREFIX = "fusion."
 
 
 def encoders_match(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -28,8 +39,46 @@ def encoders_match(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def combine(world: str | Path, tokenizer_dir: str | Path, out: str | Path, allow_new_encoder: bool = False) -> Path:
-    """Write OUT = WORLD's dynamics + the tokenizer export at TOKENIZER_DIR; ValueError if the encoders differ."""
+def with_fusion_of(tokenizer: torch.nn.Module, donor: torch.nn.Module | None, source: str) -> torch.nn.Module:
+    """A copy of `tokenizer` whose fusion net is `donor`'s (None: no fusion net); ValueError naming `source` when
+    the donor's net does not fit the tokenizer."""
+    from worldmodel.tokenizer import Tokenizer
+
+    fusion = {} if donor is None else {"fusion_channels": donor.cfg.fusion_channels,
+                                       "fusion_fov_deg": donor.cfg.fusion_fov_deg}
+    cfg = dataclasses.replace(tokenizer.cfg, **(fusion or {"fusion_channels": 0}))
+    out = Tokenizer(cfg)
+    state = {k: v for k, v in tokenizer.state_dict().items() if not k.startswith(FUSION_PREFIX)}
+    if donor is not None:
+        state.update({k: v for k, v in donor.state_dict().items() if k.startswith(FUSION_PREFIX)})
+    load_state_into(out, state, source)
+    return out.eval()
+
+
+def choose_fusion(world_tok: torch.nn.Module, tokenizer: torch.nn.Module, fusion: str | None, world: str,
+                  tokenizer_dir: str) -> tuple[torch.nn.Module, str]:
+    """The tokenizer to write (with the fusion net `fusion` asks for) and a line saying which net it carries."""
+    has_world, has_own = world_tok.fusion is not None, tokenizer.fusion is not None
+    if fusion not in (None, *FUSION_CHOICES):
+        raise ValueError(f"--fusion must be one of {', '.join(FUSION_CHOICES)}, got {fusion!r}")
+    if fusion == "keep":
+        if not has_world:
+            raise ValueError(f"--fusion keep: {world} has no frame-fusion net to keep")
+        return with_fusion_of(tokenizer, world_tok, f"{world} (its fusion net)"), f"frame fusion: {world}'s net kept"
+    if fusion == "drop":
+        return with_fusion_of(tokenizer, None, str(tokenizer_dir)), "frame fusion: none (dropped)"
+    if has_own:
+        return tokenizer, f"frame fusion: {tokenizer_dir}'s own net"
+    if has_world:
+        raise ValueError(f"{world} has a frame-fusion net and {tokenizer_dir} has none: pass --fusion keep (carry "
+                         f"{world}'s net over to the new decoder) or --fusion drop (write the model without one)")
+    return tokenizer, "frame fusion: none"
+
+
+def combine(world: str | Path, tokenizer_dir: str | Path, out: str | Path, allow_new_encoder: bool = False,
+            fusion: str | None = None) -> Path:
+    """Write OUT = WORLD's dynamics + the tokenizer export at TOKENIZER_DIR, with the fusion net `fusion` chooses
+    (see the module docstring); ValueError if the encoders differ or the fusion choice is missing or impossible."""
     from worldmodel.tokenizer import load_tokenizer
 
     world_dir = bundled.resolve(world)
@@ -42,9 +91,14 @@ def combine(world: str | Path, tokenizer_dir: str | Path, out: str | Path, allow
         raise ValueError(f"{tokenizer_dir}: its encoder differs from the one {world_dir}'s dynamics were trained "
                          "with, so its tokens would mean something else (train it with freeze_encoder=true, or "
                          "pass --allow-new-encoder)")
+    tokenizer, note = choose_fusion(old_tokenizer, tokenizer, fusion, str(world), str(tokenizer_dir))
     card = {k: v for k, v in (config.get("card") or {}).items()
             if k not in ("created", "tokenizer_params", "dynamics_params")}
-    card["combined_from"] = {"dynamics": str(world), "tokenizer": str(tokenizer_dir)}
+    if tokenizer.fusion is None:
+        card.pop("fusion", None)
+    elif fusion != "keep":
+        card["fusion"] = f"frame fusion net of {tokenizer_dir}"
+    card["combined_from"] = {"dynamics": str(world), "tokenizer": str(tokenizer_dir), "fusion": note}
     return save_world_model(out, tokenizer, dynamics, card)
 
 
@@ -56,9 +110,12 @@ def main(argv: list[str], prog: str = "wm combine") -> int:
     parser.add_argument("--out", required=True, help="output WorldModel directory (replaced atomically)")
     parser.add_argument("--allow-new-encoder", action="store_true",
                         help="accept a tokenizer whose encoder differs (its tokens will not match the dynamics)")
+    parser.add_argument("--fusion", choices=FUSION_CHOICES, default=None,
+                        help="keep: carry WORLD's frame-fusion net over to the new decoder; drop: write no fusion "
+                             "net. Needed when WORLD has one and the tokenizer export has none")
     args = parser.parse_args(argv)
     try:
-        out = combine(args.world, args.tokenizer, args.out, args.allow_new_encoder)
+        out = combine(args.world, args.tokenizer, args.out, args.allow_new_encoder, args.fusion)
     except (ValueError, FileNotFoundError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2

@@ -2,7 +2,7 @@
 
     wm bench speed   [--model PATH|bundled|random] [--batch 1 64] [--device cpu|cuda] [--threads 2] [--json F]
     wm bench quality --model PATH [PATH ...] --data DIR [--context 4] [--horizons 16 64] [--max-windows 32]
-                     [--decoding sample mean] [--json F] [--plot F.png]
+                     [--split held_out] [--spread] [--decoding sample mean] [--json F] [--plot F.png]
     wm bench train   --target tokenizer|dynamics|fusion|agent [--size bundled|gpu|tiny] [--steps 10]
                      [--threads 2] [--precision fp32 bf16] [--device cpu|cuda] [--rollout-frames 0] [--json F]
 
@@ -56,6 +56,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     quality.add_argument("--context", type=int, default=4, help="real frames given before predicting")
     quality.add_argument("--horizons", type=int, nargs="+", default=[16, 64])
     quality.add_argument("--max-windows", type=int, default=32)
+    quality.add_argument("--split", choices=("train", "held_out"), default=None,
+                         help="only this part of the store's split.json (`wm data split`)")
+    quality.add_argument("--spread", action="store_true",
+                         help="take windows in turn from every episode (default: in episode order up to the cap)")
     quality.add_argument("--batch", type=int, default=16, help="windows rolled out together")
     quality.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy)")
     quality.add_argument("--decoding", nargs="+", choices=("sample", "mean"), default=["sample"],
@@ -136,7 +140,11 @@ def _speed_main(args: argparse.Namespace, prog: str) -> int:
 def _quality_main(args: argparse.Namespace, prog: str) -> int:
     """`wm bench quality`: a table per model, then the optional JSON (one model: flat; several: by name) and plot."""
     horizon = max(args.horizons)
-    windows = load_windows(args.data, args.context + horizon, args.max_windows)
+    try:
+        windows = load_windows(args.data, args.context + horizon, args.max_windows, args.split, args.spread)
+    except ValueError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
     if not windows:
         print(f"{prog}: no episode in {args.data} has {args.context + horizon} frames (context + horizon)",
               file=sys.stderr)

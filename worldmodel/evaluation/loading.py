@@ -23,18 +23,24 @@ def build_model(spec: str, device: str) -> WorldModel:
     return WorldModel.load(None if spec == "bundled" else spec, device=device)
 
 
-def load_windows(data: str, length: int, max_windows: int) -> list[dict[str, Any]]:
-    """Non-overlapping windows of `length` frames from the episodes of a store (at most max_windows)."""
+def load_windows(data: str, length: int, max_windows: int, split: str | None = None,
+                 spread: bool = False) -> list[dict[str, Any]]:
+    """Non-overlapping windows of `length` frames from the episodes of a store (at most max_windows), from the
+    part `split` ('train' or 'held_out') of its split.json if given. In episode order, or with spread=True taken
+    in turn from every long-enough episode (one window of each, then a second of each, ...), so a cap samples
+    them all."""
     from worldmodel.data import open_dataset
 
-    dataset = open_dataset(data)
-    out: list[dict[str, Any]] = []
+    dataset = open_dataset(data, split=split)
+    per_episode: list[list[dict[str, Any]]] = []
+    total = 0
     for index, entry in enumerate(dataset.episodes):
-        if int(entry["length"]) < length:
+        if int(entry["length"]) < length or (not spread and total >= max_windows):
             continue
         episode = dataset.load(index)
         env_kwargs = entry.get("env_kwargs") or {}
         blockworld = str(entry.get("env_id", "")).startswith("BlockWorld")
+        windows = []
         for start in range(0, int(entry["length"]) - length + 1, length):
             acts = episode["actions"]
             window = {"frames": episode["frames"][start:start + length],
@@ -42,7 +48,12 @@ def load_windows(data: str, length: int, max_windows: int) -> list[dict[str, Any
                       "fov_deg": float(env_kwargs.get("fov_deg", 70.0)), "hud": bool(env_kwargs.get("hud", True))}
             for key in GROUND_TRUTH:  # BlockWorld stores: lets `reference_errors` bound what a model can do
                 window[key] = episode[key][start:start + length] if blockworld and key in episode else None
-            out.append(window)
-            if len(out) >= max_windows:
-                return out
-    return out
+            windows.append(window)
+        per_episode.append(windows)
+        total += len(windows)
+    if not spread:
+        return [w for windows in per_episode for w in windows][:max_windows]
+    out: list[dict[str, Any]] = []
+    for turn in range(max((len(w) for w in per_episode), default=0)):
+        out += [windows[turn] for windows in per_episode if turn < len(windows)]
+    return out[:max_windows]

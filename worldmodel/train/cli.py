@@ -237,6 +237,15 @@ def _geometry(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
     return module, lambda _step_dir: module.export(Path(run.run_dir) / "geometry")
 
 
+def _note_split(path: str, split: str) -> None:
+    """Warn (rank 0) when the store has a split.json but the run reads every episode, held-out ones included."""
+    from worldmodel.data.split import SPLIT_FILE
+
+    if not split and (Path(path) / SPLIT_FILE).is_file() and int(os.environ.get("RANK", "0")) == 0:
+        print(f"note: {Path(path) / SPLIT_FILE} exists but data.split is unset, so the held-out episodes are "
+              "trained on too (data.split=train reads the training part only)", file=sys.stderr)
+
+
 def _run(target: str, cfg: Any) -> None:
     """Build the module and dataset from a validated config and train it."""
     import torch
@@ -244,6 +253,7 @@ def _run(target: str, cfg: Any) -> None:
 
     from worldmodel.checkpoint import write_atomic_text
     from worldmodel.data import open_dataset
+    from worldmodel.train.exports import remove_stale_exports
     from worldmodel.train.trainer import Trainer
 
     run = OmegaConf.to_object(cfg)
@@ -252,14 +262,21 @@ def _run(target: str, cfg: Any) -> None:
     if int(os.environ.get("RANK", "0")) == 0:
         write_atomic_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     data = run.data
-    dataset = open_dataset(data.path).clips(data.clip_len, seed=data.seed, event_repeat=data.event_repeat,
+    _note_split(data.path, data.split)
+    dataset = open_dataset(data.path, split=data.split or None).clips(data.clip_len, seed=data.seed, event_repeat=data.event_repeat,
                                             pad_end=data.pad_end, ground_truth=target == "geometry")
     torch.manual_seed(run.seed)
     build = {"tokenizer": _tokenizer, "dynamics": _dynamics, "fusion": _fusion, "geometry": _geometry}[target]
     module, export = build(run, dataset)
     trainer = Trainer(module, dataset, run.train, run_dir, config=snapshot, on_checkpoint=export)
     if trainer.resumed_from is not None and trainer.dist.is_main:
-        print(f"resuming from {trainer.resumed_from} (step {trainer.step})", file=sys.stderr)
+        if trainer.finished:  # killed between its last checkpoint and the export: export again (idempotent)
+            print(f"{run_dir}: already trained to step {trainer.step}; exporting {trainer.resumed_from} again",
+                  file=sys.stderr)
+            remove_stale_exports(run_dir)
+            export(trainer.resumed_from)
+        else:
+            print(f"resuming from {trainer.resumed_from} (step {trainer.step})", file=sys.stderr)
     metrics = trainer.fit()
     if trainer.dist.is_main and metrics:
         print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

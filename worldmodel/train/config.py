@@ -96,3 +96,10 @@ class DataConfig:
     """Also take clips that run up to this many transitions past an episode's end (at most clip_len - 2; padded,
     and left out of the losses), so an episode's last transition sits at every clip position, not only the last.
     Without it a reward or termination head can learn the position instead of the event."""
+    split: str = ""
+    """Part of the store's split.json (`wm data split`) to read: "train", "held_out", or "" for every episode."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the offending key."""
+        if self.split not in ("", "train", "held_out"):
+            raise ValueError(f"data config 'split' must be '', 'train' or 'held_out', got {self.split!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +23,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
 from tqdm import tqdm
 
-from worldmodel.checkpoint import RunLock, latest_checkpoint, load_checkpoint, save_checkpoint, write_json
+from worldmodel.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_json
 from worldmodel.train.config import TrainConfig
 from worldmodel.train.distributed import DistInfo, barrier, cleanup, init_distributed
+from worldmodel.train.runlock import ForkSafeRunLock
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -114,6 +116,16 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def progress_line(step: int, steps: int, done: int, seconds: float, metrics: dict[str, float], lr: float) -> str:
+    """A plain progress line (train.progress=false): step, loss, lr, seconds a step and the time left, e.g.
+    `step 50/400 (12%) loss=0.1234 lr=1.00e-03 0.52 s/step, ETA 3m02s`."""
+    per_step = seconds / max(1, done)
+    left = round(per_step * max(0, steps - step))
+    eta = f"{left // 3600}h{left % 3600 // 60:02d}m" if left >= 3600 else f"{left // 60}m{left % 60:02d}s"
+    return (f"step {step}/{steps} ({100 * step // max(1, steps)}%) loss={metrics.get('loss', float('nan')):.4f} "
+            f"lr={lr:.2e} {per_step:.2f} s/step, ETA {eta}")
+
+
 class _LossModule(nn.Module):
     """Routes forward() to compute_loss, so DDP's forward bookkeeping sees every step."""
 
@@ -173,7 +185,7 @@ class Trainer:
         self.dataset = dataset
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.resumed_from: Path | None = None
-        self.lock = RunLock(self.run_dir)
+        self.lock = ForkSafeRunLock(self.run_dir)
         if self.dist.is_main:
             self.lock.acquire()  # held until fit() ends (or the process dies)
         try:
@@ -309,6 +321,7 @@ class Trainer:
         batches = self._batches()
         self.module.train()
         tick = start = time.perf_counter()
+        first = self.step
         try:
             while self.step < cfg.steps:
                 batch = to_device(next(batches), info.device)
@@ -334,6 +347,9 @@ class Trainer:
                         writer.add_scalar("train/grad_norm", float(grad_norm), self.step)
                         writer.add_scalar("perf/sec_per_step", (now - tick) / cfg.log_every, self.step)
                         tick = now
+                    if not cfg.progress and (self.step % cfg.log_every == 0 or self.step in (first + 1, cfg.steps)):
+                        print(progress_line(self.step, cfg.steps, self.step - first, time.perf_counter() - start,
+                                            metrics, lr), file=sys.stderr, flush=True)
                     if cfg.media_every and self.step % cfg.media_every == 0 and hasattr(self.module, "log_media"):
                         with torch.no_grad():
                             self.module.log_media(writer, batch, self.step)
