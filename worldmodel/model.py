@@ -30,7 +30,10 @@ from worldmodel.dynamics.bundle import TokenizerFactory, load_world_model
 from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import seeded_generators
 from worldmodel.dynamics.warp import CameraHint
-from worldmodel.rollout import Engine, EngineSnapshot, Sampling, Step
+from worldmodel.memory.geometry_heads import GeometryObjective, load_geometry
+from worldmodel.memory.world_memory import MemoryConfig, WorldMemory
+from worldmodel.rollout import Engine, EngineSnapshot, Prompt, Sampling, Step
+
 
 @dataclass
 class WorldSnapshot:
@@ -54,7 +57,7 @@ class WorldModel:
     """Tokenizer + dynamics with a KV-cached rollout state; sampling set by temperature, top_k, decode_steps."""
 
     def __init__(self, tokenizer: torch.nn.Module, dynamics: DynamicsModel, config: dict[str, Any] | None = None,
-                 device: str | torch.device | None = "cpu") -> None:
+                 device: str | torch.device | None = "cpu", geometry: GeometryObjective | None = None) -> None:
         self.device = resolve_device(device)
         self.tokenizer = tokenizer.to(self.device).eval()
         self.dynamics = dynamics.to(self.device).eval()
@@ -78,6 +81,12 @@ class WorldModel:
         self.fusion: bool = getattr(self.tokenizer, "fusion", None) is not None
         """Show frames through the tokenizer's frame-fusion net (worldmodel/fusion/net.py), when it has one.
         Read at reset: False decodes the tokens alone (about twice as fast on a CPU, blurrier)."""
+        self.geometry = geometry
+        self.memory_config = MemoryConfig(**self.config.get("memory", {}))
+        self.memory: bool = geometry is not None
+        """Keep a spatial memory (worldmodel/memory/): every frame shown or observed is placed in 3D with the
+        geometry heads' depth and pose and shown again when the view returns. Needs the model's geometry heads
+        (GEOMETRY_DIR = the model directory's geometry/). Read at reset."""
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
@@ -91,7 +100,9 @@ class WorldModel:
                     "or install a release that ships worldmodel/bundled/")
             path = bundled.BUNDLED_DIR
         tokenizer, dynamics, config = load_world_model(path, tokenizer_factory)
-        return cls(tokenizer, dynamics, config, device)
+        heads = Path(path) / "geometry"
+        geometry = load_geometry(heads) if (heads / "config.json").is_file() else None
+        return cls(tokenizer, dynamics, config, device, geometry)
 
     # --- state ---
     @property
@@ -123,8 +134,28 @@ class WorldModel:
         """A fresh engine for `batch` worlds drawing from this model's generators."""
         if len(self._generators) != batch:
             self._generators = seeded_generators(batch, self.device, self._seed)
+        memory = None
+        if self._remembering():
+            assert self.geometry is not None
+            h, w = self.frame_shape[:2]
+            memory = WorldMemory(self.geometry, h, w, batch, self.device, self.memory_config, ignore=self._hud())
         return Engine(self.tokenizer, self.dynamics, batch, self.device, self._generators,
-                      fusion=self._fusing(), camera_hint=self._hint is not None)
+                      fusion=self._fusing(), camera_hint=self._hint is not None, memory=memory)
+
+    def _remembering(self) -> bool:
+        """Whether rollouts keep a spatial memory: the model has geometry heads and `memory` is on."""
+        if self.memory and self.geometry is None:
+            raise ValueError("memory=True but this model has no geometry heads (train them: wm train geometry, "
+                             "then put the export in the model directory as geometry/)")
+        return bool(self.memory)
+
+    def _hud(self) -> torch.Tensor | None:
+        """The HUD pixels the memory must not store (BlockWorld's overlay when the config names it)."""
+        if not self.config.get("memory", {}).get("blockworld_hud", True):
+            return None
+        from worldmodel.memory.camera import blockworld_hud
+
+        return blockworld_hud(self.frame_shape[1], self.frame_shape[0])
 
     def _sampling(self) -> Sampling:
         """The sampling settings as they are now (they may be changed between steps)."""
@@ -149,15 +180,17 @@ class WorldModel:
         return None if self._hint is None else self._hint(tokens, camera, known)
 
     def _context(self, frames: torch.Tensor, actions: Mapping[str, Any] | None, batched: bool
-                 ) -> tuple[torch.Tensor, torch.Tensor, Hint | None]:
-        """Context frames (B, T, H, W, 3) and actions -> tokens (B, T, N), conditioning (B, T-1, D) and the
-        camera hints of the T-1 transitions (None for a model without them or unknown actions)."""
+                 ) -> tuple[torch.Tensor, torch.Tensor, Hint | None, Prompt]:
+        """Context frames (B, T, H, W, 3) and actions -> tokens (B, T, N), conditioning (B, T-1, D), the
+        camera hints of the T-1 transitions (None for a model without them or unknown actions) and the prompt
+        a spatial memory starts from."""
         b, t = frames.shape[:2]
         tokens = self._encode(frames)  # (B, T, N)
+        unknown = Prompt(frames, None, None)
         if t == 1 and actions is None:  # a single frame: no transition to condition on
-            return tokens, torch.zeros(b, 0, self.dynamics.cfg.d_model, device=self.device), None
-        if actions is None:
-            return tokens, self.dynamics.condition_latent(tokens[:, :-1], tokens[:, 1:]), None  # (B, T-1, D)
+            return tokens, torch.zeros(b, 0, self.dynamics.cfg.d_model, device=self.device), None, unknown
+        if actions is None:  # (B, T-1, D) latent actions
+            return tokens, self.dynamics.condition_latent(tokens[:, :-1], tokens[:, 1:]), None, unknown
         buttons, camera = action_tensors(actions, self.device)
         if not batched:
             buttons, camera = buttons[None], camera[None]
@@ -166,7 +199,7 @@ class WorldModel:
                              f"(T-1 actions between T frames), got {tuple(buttons.shape[:-1])}")
         known = torch.ones(b, t - 1, dtype=torch.bool, device=self.device)
         hints = self._camera_hint(tokens[:, :-1], camera, known) if t > 1 else None
-        return tokens, self.dynamics.condition(buttons, camera, known), hints
+        return tokens, self.dynamics.condition(buttons, camera, known), hints, Prompt(frames, buttons, camera)
 
     @torch.inference_mode()
     def reset(self, frames: Any, actions: Mapping[str, Any] | None = None,
@@ -179,7 +212,7 @@ class WorldModel:
         Returns the model's view of the newest context frame (tokenizer reconstruction), (H, W, 3) or (B, H, W, 3).
         """
         frames, batched = self._frames(frames, "frames")
-        tokens, cond, hints = self._context(frames, actions, batched)
+        tokens, cond, hints, prompt = self._context(frames, actions, batched)
         if worlds is not None:
             if self._engine is None or not self._batched or not batched:
                 raise ValueError("reset(..., worlds=...) needs a running batched rollout and batched frames")
@@ -188,10 +221,10 @@ class WorldModel:
                     bool(((index < 0) | (index >= self.batch_size)).any()):
                 raise ValueError(f"worlds must be {frames.shape[0]} distinct indices in [0, {self.batch_size}), "
                                  f"got {list(worlds)}")
-            return self._engine.prime_worlds(index, tokens, cond, hints, frames[:, -1]).cpu().numpy()
+            return self._engine.prime_worlds(index, tokens, cond, hints, frames[:, -1], prompt).cpu().numpy()
         self._engine = self._new_engine(frames.shape[0])
         self._batched = batched
-        view = self._engine.prime(tokens, cond, hints, frames[:, -1]).cpu().numpy()
+        view = self._engine.prime(tokens, cond, hints, frames[:, -1], prompt=prompt).cpu().numpy()
         return view if batched else view[0]
 
     def _actions(self, action: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -208,7 +241,7 @@ class WorldModel:
             raise RuntimeError("call reset(frames) before step()")
         buttons, camera, known = self._actions(action)
         cond = self.dynamics.condition(buttons, camera, known)  # (B, D)
-        return self._outputs(self._engine.step(cond, camera, known, self._sampling()))
+        return self._outputs(self._engine.step(cond, camera, known, self._sampling(), buttons=buttons))
 
     @torch.inference_mode()
     def unroll(self, actions: Sequence[Any] | Callable[[int, Any], Any], steps: int | None = None
@@ -230,10 +263,10 @@ class WorldModel:
                 raise ValueError(f"unroll: {steps} steps asked but {len(script)} actions given")
             policy = lambda t, _: script[t]  # noqa: E731
 
-        def conditioning(t: int, last: Step | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        def conditioning(t: int, last: Step | None) -> tuple[torch.Tensor, ...]:
             shown = None if last is None else last.rendered.frames.cpu().numpy()
             buttons, camera, known = self._actions(policy(t, shown if shown is None or self._batched else shown[0]))
-            return self.dynamics.condition(buttons, camera, known), camera, known
+            return self.dynamics.condition(buttons, camera, known), camera, known, buttons
 
         outputs = [self._outputs(step) for step in self._engine.unroll(conditioning, steps, self._sampling())]
         stack = (lambda xs: np.stack(xs, 1)) if self._batched else np.stack

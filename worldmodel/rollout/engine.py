@@ -21,6 +21,7 @@ from worldmodel.dynamics.model import DynamicsModel, Hint
 from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot
 from worldmodel.dynamics.warp import CameraHint
 from worldmodel.fusion.state import FusionState
+from worldmodel.memory.world_memory import MemorySnapshot, WorldMemory
 from worldmodel.rollout.render import Rendered, render
 
 MODES = ("sample", "mean")
@@ -56,11 +57,13 @@ class Step:
 
 @dataclass
 class EngineSnapshot:
-    """Everything an engine's future depends on: token state, the newest shown frame, the carried pixels."""
+    """Everything an engine's future depends on: token state, the newest shown frame, the carried pixels, the
+    spatial memory."""
 
     tokens: RolloutSnapshot
     view: Tensor | None
     carried: FusionState | None
+    memory: MemorySnapshot | None = None
 
     @property
     def batch(self) -> int:
@@ -68,8 +71,17 @@ class EngineSnapshot:
         return int(self.tokens.last.shape[0])
 
 
-# (t, previous step or None) -> conditioning (B, D), camera turn (B, 2) degrees, known (B,) bool
-ActionFn = Callable[[int, "Step | None"], tuple[Tensor, Tensor, Tensor]]
+# (t, previous step or None) -> conditioning (B, D), camera turn (B, 2) degrees, known (B,) bool[, buttons (B, 18)]
+ActionFn = Callable[[int, "Step | None"], tuple[Tensor, ...]]
+
+
+@dataclass
+class Prompt:
+    """The real context frames and actions a spatial memory starts from."""
+
+    frames: Tensor  # (B, T, H, W, 3) uint8
+    buttons: Tensor | None  # (B, T-1, 18); None = unknown actions
+    camera: Tensor | None  # (B, T-1, 2) degrees
 
 
 class Engine:
@@ -77,7 +89,7 @@ class Engine:
 
     def __init__(self, tokenizer: nn.Module, dynamics: DynamicsModel, batch: int, device: torch.device,
                  generators: list[torch.Generator] | None = None, fusion: bool = False,
-                 camera_hint: bool = True) -> None:
+                 camera_hint: bool = True, memory: WorldMemory | None = None) -> None:
         if fusion and getattr(tokenizer, "fusion", None) is None:
             raise ValueError("fusion=True but this model's tokenizer has no fusion net (train one: wm train fusion)")
         self.tokenizer, self.dynamics, self.fusion = tokenizer, dynamics, fusion
@@ -86,6 +98,7 @@ class Engine:
                        if dynamics.uses_hint and camera_hint else None)
         self.view: Tensor | None = None  # (B, H, W, 3) uint8 newest shown frame, for the camera hint
         self.carried: FusionState | None = None  # pixels the fusion carries into the next frame
+        self.memory = memory  # what the worlds have shown, placed in 3D (worldmodel/memory/world_memory.py)
 
     @property
     def batch(self) -> int:
@@ -97,13 +110,18 @@ class Engine:
         return render(self.tokenizer, self.tokens.last, self.tokens.soft, self.dynamics.grid[0]).frames
 
     def prime(self, tokens: Tensor, cond: Tensor, hints: Hint | None, newest: Tensor | None = None,
-              render_view: bool = True) -> Tensor | None:
+              render_view: bool = True, prompt: Prompt | None = None) -> Tensor | None:
         """Start from context tokens (B, T, N), the conditioning of the T-1 actions between them (B, T-1, D),
-        their camera hints, and the real newest context frame uint8 (B, H, W, 3) (carried by a fusing engine).
+        their camera hints, and the real newest context frame uint8 (B, H, W, 3) (carried by a fusing engine);
+        an engine with a memory also takes the whole prompt (every frame goes into the memory, however long).
         Returns the newest frame as the tokenizer reconstructs it, uint8 (B, H, W, 3) (None when render_view is
         False and no camera hint needs it)."""
         if self.fusion and newest is None:
             raise ValueError("a fusing engine starts from the real newest context frame (newest=)")
+        if self.memory is not None:
+            if prompt is None:
+                raise ValueError("an engine with a spatial memory starts from the real prompt (prompt=)")
+            self.memory.start(prompt.frames, prompt.buttons, prompt.camera)
         self.tokens.prime(tokens, cond, hints)
         view = self._render_newest() if render_view or self.hinter is not None else None
         self.view = view if self.hinter is not None else None
@@ -111,8 +129,12 @@ class Engine:
         return view
 
     def prime_worlds(self, worlds: Tensor, tokens: Tensor, cond: Tensor, hints: Hint | None,
-                     newest: Tensor) -> Tensor:
+                     newest: Tensor, prompt: Prompt | None = None) -> Tensor:
         """Restart only worlds (K,) from new context (as `prime`, K rows); the others run on undisturbed."""
+        if self.memory is not None:
+            if prompt is None:
+                raise ValueError("an engine with a spatial memory starts from the real prompt (prompt=)")
+            self.memory.start(prompt.frames, prompt.buttons, prompt.camera, worlds)
         self.tokens.prime_worlds(worlds, tokens, cond, hints)
         view = render(self.tokenizer, tokens[:, -1], None, self.dynamics.grid[0]).frames
         if self.carried is not None:
@@ -128,19 +150,25 @@ class Engine:
             return None
         return self.hinter(self.tokens.last, camera, known, self.view)
 
-    def step(self, cond: Tensor, camera: Tensor, known: Tensor, sampling: Sampling, render_frame: bool = True
-             ) -> Step:
+    def step(self, cond: Tensor, camera: Tensor, known: Tensor, sampling: Sampling, render_frame: bool = True,
+             buttons: Tensor | None = None) -> Step:
         """Advance every world by one frame with the action conditioning cond (B, D), its camera turn (B, 2) and
-        whether it is known (B,). render_frame=False skips decoding when nothing needs the picture (a model
-        without the camera hint stepped for its tokens only, e.g. self-forcing)."""
+        whether it is known (B,) (and its buttons (B, 18), which an engine with a memory needs). render_frame=False
+        skips decoding when nothing needs the picture (a model without the camera hint or memory stepped for its
+        tokens only, e.g. self-forcing).
+
+        With a spatial memory the rendered frame shows what the memory recalls at the new pose, and that frame,
+        re-encoded, is the next step's context: the dynamics continues from what is shown."""
         hint = self.hint(camera, known)
         with torch.no_grad():
             tokens, reward, term_prob = self.tokens.step(cond, sampling.decode_steps, sampling.temperature,
                                                          sampling.top_k, hint, soft=sampling.mode == "mean")
         rendered = None
-        if render_frame or self.hinter is not None:
+        if render_frame or self.hinter is not None or self.memory is not None:
             turn = camera * known[:, None]  # unknown actions: no turn
             rendered = render(self.tokenizer, tokens, self.tokens.soft, self.dynamics.grid[0], self.carried, turn)
+            if self.memory is not None:
+                tokens = self._recall(rendered, buttons, camera, known)
             if self.carried is not None:
                 self.carried.advance(rendered.frames, turn)
             self.view = rendered.frames if self.hinter is not None else None
@@ -148,14 +176,26 @@ class Engine:
             raise ValueError("a fusing engine must render every step (its carried pixels would go stale)")
         return Step(tokens, self.tokens.soft, reward, term_prob, hint, rendered)
 
+    def _recall(self, rendered: Rendered, buttons: Tensor | None, camera: Tensor, known: Tensor) -> Tensor:
+        """Show the memory's recall in `rendered` (in place) and make the shown frame the next step's context;
+        returns its tokens (B, N)."""
+        if buttons is None:
+            raise ValueError("an engine with a spatial memory steps with the action's buttons (buttons=)")
+        assert self.memory is not None
+        rendered.frames = self.memory.step(rendered.frames, buttons, camera, known)
+        grid = self.tokenizer.encode(rendered.frames.to(next(self.tokenizer.parameters()).device))  # (B, h, w)
+        tokens = grid.flatten(1)  # (B, N)
+        self.tokens.observe(tokens)
+        return tokens
+
     def unroll(self, actions: ActionFn, steps: int, sampling: Sampling, render_frames: bool = True
                ) -> list[Step]:
         """The open-loop loop: `steps` steps, the action of step t from actions(t, previous step) (a fixed
         sequence, or a policy looking at the last frame). Returns the steps in order."""
         out: list[Step] = []
         for t in range(steps):
-            cond, camera, known = actions(t, out[-1] if out else None)
-            out.append(self.step(cond, camera, known, sampling, render_frames))
+            cond, camera, known, *buttons = actions(t, out[-1] if out else None)
+            out.append(self.step(cond, camera, known, sampling, render_frames, buttons[0] if buttons else None))
         return out
 
     def observe(self, tokens: Tensor, frames: Tensor) -> None:
@@ -165,11 +205,14 @@ class Engine:
             self.view = self._render_newest()
         if self.carried is not None:
             self.carried = FusionState.start(frames)
+        if self.memory is not None:
+            self.memory.observe(frames)
 
     def snapshot(self) -> EngineSnapshot:
         """A copy of the state; `restore` it any number of times to branch rollouts."""
         return EngineSnapshot(self.tokens.snapshot(), None if self.view is None else self.view.clone(),
-                              None if self.carried is None else self.carried.copy())
+                              None if self.carried is None else self.carried.copy(),
+                              None if self.memory is None else self.memory.snapshot())
 
     def restore(self, snap: EngineSnapshot) -> None:
         """Return to a snapshot (which stays intact)."""
@@ -178,9 +221,16 @@ class Engine:
         if self.hinter is not None and self.view is None:
             self.view = self._render_newest()
         self.carried = None if snap.carried is None or not self.fusion else snap.carried.copy()
+        if self.memory is not None:
+            if snap.memory is None:
+                raise ValueError("this snapshot was taken without a spatial memory; the engine has one")
+            self.memory.restore(snap.memory)
 
 
-def sequence_actions(cond: Tensor, camera: Tensor, known: Tensor, start: int = 0) -> ActionFn:
+def sequence_actions(cond: Tensor, camera: Tensor, known: Tensor, start: int = 0,
+                     buttons: Tensor | None = None) -> ActionFn:
     """An ActionFn reading a fixed sequence: step t takes cond[:, start + t] (B, K, D), camera (B, K, 2), known
-    (B, K)."""
-    return lambda t, _: (cond[:, start + t], camera[:, start + t], known[:, start + t])
+    (B, K) (and buttons (B, K, 18), for an engine with a memory)."""
+    if buttons is None:
+        return lambda t, _: (cond[:, start + t], camera[:, start + t], known[:, start + t])
+    return lambda t, _: (cond[:, start + t], camera[:, start + t], known[:, start + t], buttons[:, start + t])

@@ -1,0 +1,222 @@
+"""WorldMemory: the spatial memory as a rollout drives it: poses from actions and the geometry heads, frames in
+with depth, the remembered view out.
+
+Per world it keeps a pose (B, 5) [x, y, z, yaw, pitch] in the prompt's own frame (the first prompt frame stands at
+the origin, level), the time, and the newest frame. Rotation comes from the camera actions (exact); translation
+from the geometry heads (`geometry_heads.py`): the odometry net where both frames are real (prompt, `observe`), the
+motion net (frame before + action) on open-loop steps, where the next frame is still to be made.
+
+    start(frames, buttons, camera)   every prompt frame goes in (a prompt may be longer than the dynamics' window)
+    step(predicted, buttons, camera, known) -> shown
+        the pose moves; the memory is rendered at it; wherever it remembers a surface the remembered pixel is shown,
+        elsewhere the model's prediction, which is then stored for later (generated content stays put once made).
+        Edits: on attack / use, the prediction wins around the crosshair and overwrites what was stored there.
+    observe(frames)                  a real frame: the pose is refined and the frame overwrites (newest wins)
+
+Unknown actions (camera unknown) lose the pose: that world stops recalling until its next start. The engine
+(`worldmodel/rollout/engine.py`) re-encodes the shown frame as the next step's context, so the dynamics sees what
+the memory recalled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from worldmodel.memory.camera import Camera
+from worldmodel.memory.geometry_heads import GeometryObjective, action_features
+from worldmodel.memory.pointmap import MemoryState, SpatialMemory
+from worldmodel.memory.sky import SkyMap
+
+ATTACK, USE = 7, 8  # indices of the edit buttons in envs.actions.BUTTONS (a test checks they agree)
+
+
+@dataclass
+class MemoryConfig:
+    """How a world model uses its spatial memory (the `memory` section of a model's config.json)."""
+
+    capacity: int = 65536
+    """Stored cells per world (memory and time stay flat however long the rollout)."""
+    cell_size: float = 0.125
+    """Side of a stored cell in blocks (0.125 = one BlockWorld texel)."""
+    fov_deg: float = 70.0
+    """Vertical field of view of the frames (BlockWorld's default)."""
+    edit_radius: float = 0.2
+    """On attack / use, the prediction wins within this fraction of the image size around the crosshair."""
+    sky_threshold: float = 0.5
+    """A pixel whose sky probability exceeds this has no surface (stored as nothing)."""
+
+
+@dataclass
+class MemorySnapshot:
+    """A WorldMemory's state: stored cells, poses, times, the newest frames, the last step's start."""
+
+    cells: MemoryState
+    sky: tuple[Tensor, Tensor]
+    pose: Tensor
+    time: Tensor
+    last: Tensor
+    lost: Tensor
+    before: tuple[Tensor, Tensor, Tensor] | None  # pose, frame, camera before the last open-loop step
+    buttons: Tensor  # (B, 18) the buttons of the last open-loop step
+
+    def copy(self) -> MemorySnapshot:
+        """An independent copy."""
+        before = None if self.before is None else tuple(x.clone() for x in self.before)
+        return MemorySnapshot(self.cells.clone(), (self.sky[0].clone(), self.sky[1].clone()), self.pose.clone(),
+                              self.time.clone(), self.last.clone(), self.lost.clone(), before, self.buttons.clone())  # type: ignore[arg-type]
+
+
+def turn_pose(pose: Tensor, camera: Tensor) -> Tensor:
+    """Poses (B, 5) turned by camera (B, 2) [delta pitch, delta yaw] degrees (pitch clamped like BlockWorld)."""
+    out = pose.clone()
+    out[:, 3] = torch.remainder(pose[:, 3] + camera[:, 1] + 180.0, 360.0) - 180.0
+    out[:, 4] = (pose[:, 4] + camera[:, 0]).clamp(-90.0, 90.0)
+    return out
+
+
+def move_pose(pose: Tensor, move: Tensor) -> Tensor:
+    """Poses (B, 5) whose feet moved by move (B, 3) = (forward, up, right) in the frame of the pose's yaw."""
+    yaw = torch.deg2rad(pose[:, 3])
+    out = pose.clone()
+    out[:, 0] += -move[:, 0] * torch.sin(yaw) - move[:, 2] * torch.cos(yaw)
+    out[:, 1] += move[:, 1]
+    out[:, 2] += move[:, 0] * torch.cos(yaw) - move[:, 2] * torch.sin(yaw)
+    return out
+
+
+class WorldMemory:
+    """Spatial memory of B worlds driven by a rollout (see the module docstring)."""
+
+    def __init__(self, geometry: GeometryObjective, height: int, width: int, batch: int, device: torch.device,
+                 cfg: MemoryConfig | None = None, ignore: Tensor | None = None) -> None:
+        self.cfg = cfg or MemoryConfig()
+        self.geometry = geometry.to(device).eval()
+        self.camera = Camera(width, height, self.cfg.fov_deg)
+        self.cells = SpatialMemory(self.camera, batch, self.cfg.capacity, self.cfg.cell_size, ignore=ignore,
+                                   device=device)
+        self.sky = SkyMap(self.camera, batch, device)
+        self.batch, self.device = batch, device
+        self.pose = torch.zeros(batch, 5, device=device)
+        self.time = torch.zeros(batch, dtype=torch.int64, device=device)
+        self.last = torch.zeros(batch, height, width, 3, dtype=torch.uint8, device=device)
+        self.lost = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.before: tuple[Tensor, Tensor, Tensor] | None = None
+        self.buttons = torch.zeros(batch, 18, device=device)
+        self.hud = self.cells.ignore
+        self.edit_zone = self._edit_zone(height, width)
+
+    def _edit_zone(self, height: int, width: int) -> Tensor:
+        """Bool (H, W): the pixels around the crosshair an edit may change."""
+        rows = (torch.arange(height, device=self.device) - (height - 1) / 2).abs()[:, None]
+        cols = (torch.arange(width, device=self.device) - (width - 1) / 2).abs()[None, :]
+        return torch.maximum(rows / height, cols / width) <= self.cfg.edit_radius
+
+    # ------------------------------------------------------------------------------------------- geometry
+    @torch.no_grad()
+    def depth(self, frames: Tensor) -> Tensor:
+        """Depth (B, H, W) of frames uint8 (B, H, W, 3) from the depth net (inf where it sees sky)."""
+        depth, sky_logit = self.geometry.depth(frames.to(self.device))
+        sky = torch.sigmoid(sky_logit) > self.cfg.sky_threshold
+        return torch.where(sky, math.inf, depth)
+
+    def _write(self, frames: Tensor, pose: Tensor, worlds: Tensor | None = None, depth: Tensor | None = None,
+               mask: Tensor | None = None) -> None:
+        """Store frames (B, H, W, 3) seen from pose (B, 5) now, in the worlds where `worlds` (B,) bool."""
+        depth = self.depth(frames) if depth is None else depth
+        use = ~self.hud.expand_as(depth) if mask is None else mask & ~self.hud
+        if worlds is not None:
+            use = use & worlds[:, None, None]
+        self.cells.write(frames, depth, pose, self.time, use)
+        self.sky.write(frames, use & torch.isinf(depth), pose)
+
+    # ---------------------------------------------------------------------------------------------- start
+    @torch.no_grad()
+    def start(self, frames: Tensor, buttons: Tensor | None, camera: Tensor | None,
+              worlds: Tensor | None = None) -> None:
+        """Forget, then store every prompt frame uint8 (B, T, H, W, 3) at poses integrated from the T-1 actions
+        buttons (B, T-1, 18) and camera (B, T-1, 2) (None = unknown: only the newest frame goes in). worlds (K,):
+        restart only those worlds (frames, buttons, camera then have K rows)."""
+        frames = frames.to(self.device)
+        index = torch.arange(self.batch, device=self.device) if worlds is None else worlds.to(self.device)
+        chosen = torch.zeros(self.batch, dtype=torch.bool, device=self.device)
+        chosen[index] = True
+        self.cells.reset_worlds(index)
+        self.sky.reset_worlds(index)
+        self.time[index], self.lost[index] = 0, False
+        self.pose[index] = 0.0
+        if worlds is None:
+            self.before = None
+        t = frames.shape[1]
+        if buttons is None or camera is None:
+            frames, t = frames[:, -1:], 1
+        pose = torch.zeros(index.numel(), 5, device=self.device)
+        for i in range(t):
+            if i:
+                action = action_features(buttons[:, i - 1], camera[:, i - 1]).to(self.device)
+                move = self.geometry.odometry(frames[:, i - 1], frames[:, i], action)
+                pose = move_pose(turn_pose(pose, camera[:, i - 1].to(self.device)), move)
+            self.pose[index] = pose
+            self.last[index] = frames[:, i]
+            self._write(self.last, self.pose, chosen)
+            self.time[index] += 1
+
+    # ----------------------------------------------------------------------------------------------- step
+    @torch.no_grad()
+    def step(self, predicted: Tensor, buttons: Tensor, camera: Tensor, known: Tensor) -> Tensor:
+        """One open-loop tick: move the poses by the action (buttons (B, 18), camera (B, 2), known (B,)), show
+        the remembered surfaces over the predicted frames uint8 (B, H, W, 3), store what is new. Returns the
+        shown frames (B, H, W, 3)."""
+        predicted, buttons, camera = predicted.to(self.device), buttons.to(self.device), camera.to(self.device)
+        known = known.to(self.device)
+        action = action_features(buttons, camera)
+        self.buttons = buttons.float()
+        self.before = (self.pose.clone(), self.last.clone(), camera.clone())
+        self.lost |= ~known
+        moved = move_pose(turn_pose(self.pose, camera), self.geometry.motion(self.last, action))
+        self.pose = torch.where(known[:, None], moved, self.pose)
+        recall = self.cells.render(self.pose, self.time)
+        sky_rgb, sky_known = self.sky.render(self.pose)
+        editing = (buttons[:, ATTACK] > 0) | (buttons[:, USE] > 0)  # (B,)
+        edited = editing[:, None, None] & self.edit_zone  # (B, H, W)
+        trust = ~self.hud & ~edited & ~self.lost[:, None, None]
+        sky = ~recall.valid & sky_known
+        shown = torch.where((trust & recall.valid)[..., None], recall.rgb, predicted)
+        shown = torch.where((trust & sky)[..., None], sky_rgb, shown)
+        new = (~recall.valid & ~sky_known) | edited  # what the model made up: stored so that it stays
+        depth = torch.where(recall.valid & ~edited, recall.depth, self.depth(shown))
+        self._write(shown, self.pose, ~self.lost, depth, new)
+        self.last = shown
+        self.time += 1
+        return shown
+
+    @torch.no_grad()
+    def observe(self, frames: Tensor) -> None:
+        """The newest frames were real, uint8 (B, H, W, 3): refine the last move from both frames and store them
+        over what the step remembered (newest observation wins)."""
+        frames = frames.to(self.device)
+        if self.before is not None:
+            pose, before, camera = self.before
+            move = self.geometry.odometry(before, frames, action_features(self.buttons, camera))
+            self.pose = torch.where(self.lost[:, None], self.pose, move_pose(turn_pose(pose, camera), move))
+        self.time -= 1  # the observed frame replaces the step's frame at the same time
+        self.last = frames
+        self._write(frames, self.pose, ~self.lost)
+        self.time += 1
+
+    # ---------------------------------------------------------------------------------------------- state
+    def snapshot(self) -> MemorySnapshot:
+        """A copy of the state; `restore` it any number of times."""
+        return MemorySnapshot(self.cells.snapshot(), self.sky.state(), self.pose, self.time, self.last, self.lost,
+                              self.before, self.buttons).copy()
+
+    def restore(self, snap: MemorySnapshot) -> None:
+        """Return to a snapshot (which stays intact)."""
+        snap = snap.copy()
+        self.cells.restore(snap.cells)
+        self.sky.load(snap.sky)
+        self.pose, self.time, self.last, self.lost = snap.pose, snap.time, snap.last, snap.lost
+        self.before, self.buttons = snap.before, snap.buttons
