@@ -122,7 +122,7 @@ def run_sb3(args: argparse.Namespace) -> dict[str, Any]:
                             reward_floor=args.reward_floor, max_steps=args.timesteps, progress=False,
                             policy=args.policy)
     height, width = info["frame_shape"][:2]  # BlockWorld renders at the dream's frame size
-    make_env = lambda: gym.make("BlockWorld-v0", task=args.task, max_episode_steps=args.max_steps,  # noqa: E731
+    make_env = lambda: gym.make("BlockWorld-v0", task=args.task, max_episode_steps=args.max_steps,
                                 width=width, height=height)
     outcome = run_episodes(make_env, SB3Policy(model), args.episodes, args.seed, "sb3_ppo")
     return {"env": "BlockWorld-v0", "task": args.task, "episodes": args.episodes, "max_steps": args.max_steps,
@@ -171,7 +171,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     policies: list[tuple[str, Any]] = []
     action_set = ActionSet(kind=kind)
     if args.agent:
-        agent, action_set, card = load_agent(args.agent)
+        agent, action_set, _card = load_agent(args.agent)
         if action_set.kind != kind:
             raise ValueError(f"--agent {args.agent}: its actions are {action_set.kind!r} ones, {args.env} needs {kind!r}")
         policies.append(("agent", AgentPolicy(agent, action_set, greedy=args.greedy)))
@@ -215,8 +215,8 @@ def format_results(results: dict[str, Any]) -> str:
     """A plain table: policy, success rate [95% CI], mean return [95% CI], mean episode length."""
     crafter = any("crafter_score" in r for r in results["policies"].values())
     first = "score" if crafter else "success"
-    lines = [f"{results['env']}{'' if crafter else ' task=' + results['task']}: {results['episodes']} episodes x "
-             f"{results['max_steps']} steps, seeds {results['seed']}..{results['seed'] + results['episodes'] - 1}",
+    lines = [(f"{results['env']}{'' if crafter else ' task=' + results['task']}: {results['episodes']} episodes x "
+              f"{results['max_steps']} steps, seeds {results['seed']}..{results['seed'] + results['episodes'] - 1}"),
              f"{'policy':<16} {first:>8} {'95% CI':>15} {'return':>8} {'95% CI':>15} {'length':>7}"]
     rows = dict(results["policies"])
     if "dream" in results:
@@ -241,6 +241,14 @@ def format_results(results: dict[str, Any]) -> str:
     if "dream_real_gap" in results:
         lines.append(f"dream - real mean return: {results['dream_real_gap']:+.3f} (positive: the dream over-promises)")
     return "\n".join(lines)
+
+
+def bench_train_target(size: str) -> Any:
+    """The agent's target of `wm bench train --target agent` (agents/bench_train.py): the `wm` dispatcher, which
+    alone may reach agents from worldmodel, hands this builder to `wm bench`."""
+    from agents.bench_train import agent_target
+
+    return agent_target(size)
 
 
 def main(argv: list[str], prog: str = "wm agent") -> int:

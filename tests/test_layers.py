@@ -45,8 +45,7 @@ RULES: tuple[Rule, ...] = (
     # source              may not import (any module under these)
     Rule("envs",             ("worldmodel", "agents")),
     Rule("worldmodel",       ("agents",),
-         lazy_ok={"worldmodel.cli": ("agents.cli",),  # the `wm` dispatcher imports `wm agent` lazily
-                  "worldmodel.evaluation.train_targets": ("agents.actor_critic",)}),  # `wm bench train --target agent`
+         lazy_ok={"worldmodel.cli": ("agents.cli",)}),  # the `wm` dispatcher imports `wm agent` lazily
     Rule("worldmodel.data",  tuple(WM + m for m in ("tokenizer", "dynamics", "fusion", "rollout", "model", "dream",
                                                     "probes", "viewer", "train", "bench", "evaluation"))),
     # the tokenizer may import worldmodel.fusion.net (the frame-fusion net it carries)

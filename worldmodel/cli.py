@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 # name -> (module with `main(argv: list[str], prog: str) -> int | None`, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -16,6 +17,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("worldmodel.evaluation.cli", "speed and quality benchmarks of a world model"),
     "probe": ("worldmodel.probes.cli", "run probe suites against ground truth"),
     "agent": ("agents.cli", "train agents in the dream, evaluate them in real envs"),
+}
+
+
+def _agent_train_target(size: str) -> Any:
+    """`wm bench train --target agent`: the actor-critic's target, built in agents (imported only when chosen)."""
+    from agents.cli import bench_train_target
+
+    return bench_train_target(size)
+
+
+# name -> keyword arguments of the command's main besides argv and prog: what it needs from above worldmodel,
+# which only this dispatcher may reach (lazily)
+EXTRA_ARGS: dict[str, dict[str, Any]] = {
+    "bench": {"targets": {"agent": _agent_train_target}},
 }
 
 
@@ -43,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wm {name}: not available in this version ({module_name} is missing)", file=sys.stderr)
             return 2
         raise
-    code = module.main(argv[1:], prog=f"wm {name}")
+    code = module.main(argv[1:], prog=f"wm {name}", **EXTRA_ARGS.get(name, {}))
     return int(code or 0)
 
 

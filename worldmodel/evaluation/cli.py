@@ -18,7 +18,7 @@ reprojection references follow: what perfect geometry alone scores, no model inv
 references.py), and each open-loop error is split into the pixels visible from the last context frame and the
 unseen ones, beside the tokenizer's own error there (regions.py). Train times training steps of one module per
 precision, with a breakdown and the FLOP/s achieved against the machine's matmul peak (train_speed.py,
-train_targets.py).
+train_targets.py; the agent's target is built in agents/bench_train.py and handed over by the `wm` dispatcher).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -37,12 +38,13 @@ from worldmodel.evaluation.quality_table import print_quality, quality_table
 from worldmodel.evaluation.references import print_references, reference_summary
 from worldmodel.evaluation.speed import bench_speed, speed_text
 from worldmodel.evaluation.train_speed import PRECISION_DTYPES
-from worldmodel.evaluation.train_targets import SIZES, TARGETS
+from worldmodel.evaluation.train_targets import SIZES, TARGETS, TrainTarget
 from worldmodel.model import WorldModel
 
 
-def _parser(prog: str) -> argparse.ArgumentParser:
-    """The flags of `wm bench speed` and `wm bench quality`."""
+def _parser(prog: str, more_targets: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The flags of `wm bench speed`, `wm bench quality` and `wm bench train` (its --target: TARGETS and
+    more_targets)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     speed = sub.add_parser("speed", help="frames/s of whole steps at given batch sizes")
@@ -71,7 +73,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         p.add_argument("--no-fusion", action="store_true",
                        help="decode the tokens alone even if the model has a frame-fusion net (WorldModel.fusion)")
     train = sub.add_parser("train", help="training step time per precision, its breakdown and FLOP utilisation")
-    train.add_argument("--target", required=True, choices=TARGETS)
+    train.add_argument("--target", required=True, choices=TARGETS + more_targets)
     train.add_argument("--size", default="bundled", choices=SIZES,
                        help="bundled: the shipped architecture, batches of the cpu recipe; gpu: the gpu recipe's")
     train.add_argument("--steps", type=int, default=10, help="timed steps per precision (after 2 warm-up steps)")
@@ -86,15 +88,18 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str], prog: str = "wm bench") -> int:
-    """Entry point of `wm bench`."""
-    args = _parser(prog).parse_args(argv)
+def main(argv: list[str], prog: str = "wm bench",
+         targets: Mapping[str, Callable[[str], TrainTarget]] | None = None) -> int:
+    """Entry point of `wm bench`; `targets`: more `wm bench train` targets, name -> builder(size) (the `wm`
+    dispatcher adds the agent's, which worldmodel may not import)."""
+    targets = dict(targets or {})
+    args = _parser(prog, tuple(targets)).parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.what == "quality":
         return _quality_main(args, prog)
     if args.what == "train":
-        return _train_main(args, prog)
+        return _train_main(args, prog, targets)
     return _speed_main(args, prog)
 
 
@@ -177,8 +182,9 @@ def _quality_main(args: argparse.Namespace, prog: str) -> int:
     return 0
 
 
-def _train_main(args: argparse.Namespace, prog: str) -> int:
-    """`wm bench train`: record a tiny store, build the target, time it per precision; the table, optional JSON."""
+def _train_main(args: argparse.Namespace, prog: str, targets: dict[str, Callable[[str], TrainTarget]]) -> int:
+    """`wm bench train`: record a tiny store, build the target (one of `targets`: by its builder), time it per
+    precision; the table, optional JSON."""
     import tempfile
     from datetime import datetime, timezone
     from pathlib import Path
@@ -193,7 +199,10 @@ def _train_main(args: argparse.Namespace, prog: str) -> int:
         def store(clip_len: int, batch: int) -> Path:
             return record_store(Path(temp) / f"store_{clip_len}_{batch}", 2, clip_len + batch, SIZE[args.size].frame)
 
-        target = build_target(args.target, args.size, store, args.rollout_frames)
+        if args.target in targets:
+            target = targets[args.target](args.size)
+        else:
+            target = build_target(args.target, args.size, store, args.rollout_frames)
         result = bench_train(target, list(dict.fromkeys(args.precision)), args.steps, device=args.device)
     result.update(size=args.size, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   cpu_capability=torch.backends.cpu.get_cpu_capability(), torch=torch.__version__)

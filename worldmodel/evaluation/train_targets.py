@@ -4,15 +4,14 @@ its training uses.
 Sizes: "bundled" is the shipped model's architecture (worldmodel/bundled/config.json) with the batches of the `cpu`
 recipe (scripts/train_blockworld_model.sh); "gpu" is the recipe's `gpu` profile (d_model 256, 6 layers, window 12,
 bigger batches); "tiny" is a seconds-long check for the tests. Batches come from a tiny BlockWorld store recorded
-for the run (2 random-play episodes), except the agent's: imagined batches need a world model and an actor, so they
-are synthetic tensors of the right shapes.
+for the run (2 random-play episodes). The agent's target lives with the agent (agents/bench_train.py): worldmodel
+may not import agents, so the `wm` dispatcher hands its builder to `wm bench` (worldmodel/cli.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,14 @@ from torch.utils.data import DataLoader
 from worldmodel import bundled
 from worldmodel.train.config import TrainConfig
 
-TARGETS = ("tokenizer", "dynamics", "fusion", "agent")
-"""What `wm bench train --target` accepts."""
+TARGETS = ("tokenizer", "dynamics", "fusion")
+"""The targets of worldmodel's own modules (`wm bench train --target`; the `wm` dispatcher adds the agent's)."""
 
 SIZES = ("bundled", "gpu", "tiny")
 """What `wm bench train --size` accepts."""
 
 STORE_DATA = "BlockWorld store (2 random-play episodes), loaded in the bench process"
-"""Where the batches of every target but the agent come from."""
+"""Where the batches of every target here come from."""
 
 
 @dataclass
@@ -47,8 +46,6 @@ class Size:
     """Frames per dynamics clip."""
     fusion_batch: int
     """Clips per fusion step (context 4 + 16 open-loop frames each, as FusionRun)."""
-    agent_batch: int
-    """Imagined rollouts per agent minibatch (16 steps each, as AgentTrainConfig)."""
     frame: int = 64
     """Frame height and width."""
     tokenizer: dict[str, Any] = field(default_factory=dict)
@@ -60,11 +57,10 @@ class Size:
 
 
 SIZE: dict[str, Size] = {
-    "bundled": Size(tokenizer_batch=8, dynamics_batch=8, dynamics_clip=8, fusion_batch=4, agent_batch=8),
-    "gpu": Size(tokenizer_batch=64, dynamics_batch=64, dynamics_clip=12, fusion_batch=32, agent_batch=32,
+    "bundled": Size(tokenizer_batch=8, dynamics_batch=8, dynamics_clip=8, fusion_batch=4),
+    "gpu": Size(tokenizer_batch=64, dynamics_batch=64, dynamics_clip=12, fusion_batch=32,
                 dynamics={"d_model": 256, "n_layers": 6, "n_heads": 8, "context_frames": 12}),
-    "tiny": Size(tokenizer_batch=2, dynamics_batch=2, dynamics_clip=3, fusion_batch=2, agent_batch=2, frame=16,
-                 fusion_clip=4,
+    "tiny": Size(tokenizer_batch=2, dynamics_batch=2, dynamics_clip=3, fusion_batch=2, frame=16, fusion_clip=4,
                  tokenizer={"channels": 8, "channel_mult": [1, 2, 2], "res_blocks": [0, 0, 1], "mid_blocks": 0},
                  dynamics={"d_model": 32, "n_layers": 1, "n_heads": 2, "context_frames": 3, "lam_dim": 16,
                            "lam_layers": 1, "lam_heads": 2, "lam_levels": [3, 3]}),
@@ -76,7 +72,7 @@ class TrainTarget:
     """One module to time: built as its `wm train` run builds it, with its batches and its run's TrainConfig."""
 
     name: str
-    """tokenizer, dynamics, fusion or agent."""
+    """tokenizer, dynamics, fusion (or agent: agents/bench_train.py)."""
     module: nn.Module
     """The module; `loss, metrics = module.compute_loss(batch)`."""
     batches: Iterator[dict[str, Any]]
@@ -139,11 +135,9 @@ def _dynamics_config(size: Size) -> Any:
 
 
 def _run_train(target: str) -> TrainConfig:
-    """The TrainConfig defaults of `wm train TARGET` (the agent: its own Adam settings, no weight decay)."""
+    """The TrainConfig defaults of `wm train TARGET`."""
     from worldmodel.train.runs import RUNS
 
-    if target == "agent":
-        return TrainConfig(lr=5e-4, weight_decay=0.0, betas=[0.9, 0.999], grad_clip=1.0)
     return RUNS[target]().train
 
 
@@ -159,9 +153,7 @@ def build_target(name: str, size_name: str, store: Callable[[int, int], Path], r
         return _tokenizer_target(size, store)
     if name == "dynamics":
         return _dynamics_target(size, store, rollout_frames)
-    if name == "fusion":
-        return _fusion_target(size, size_name, store)
-    return _agent_target(size)
+    return _fusion_target(size, size_name, store)
 
 
 def _tokenizer_target(size: Size, store: Callable[[int, int], Path]) -> TrainTarget:
@@ -217,26 +209,3 @@ def _fusion_target(size: Size, size_name: str, store: Callable[[int, int], Path]
     return TrainTarget("fusion", module, clip_batches(store(clip, b), clip, b), STORE_DATA, "frames",
                        b * (horizon + cfg.teacher_steps), shape, _run_train("fusion"), sections)
 
-
-def _agent_target(size: Size) -> TrainTarget:
-    """The actor-critic on synthetic imagined minibatches (PPO form: advantages and old log-probs given)."""
-    from agents.actor_critic import ActorCritic, ActorCriticConfig
-
-    module = ActorCritic(ActorCriticConfig())
-    b, horizon, frame = size.agent_batch, 16, size.frame
-    actions = module.cfg.num_actions
-
-    def batches() -> Iterator[dict[str, Any]]:
-        generator = torch.Generator().manual_seed(0)
-        while True:
-            yield {"frames": torch.randint(0, 256, (b, horizon, frame, frame, 3), dtype=torch.uint8,
-                                           generator=generator),
-                   "actions": torch.randint(0, actions, (b, horizon), generator=generator),
-                   "returns": torch.randn(b, horizon, generator=generator),
-                   "alive": torch.ones(b, horizon),
-                   "advantages": torch.randn(b, horizon, generator=generator),
-                   "old_log_probs": torch.full((b, horizon), -math.log(actions))}
-
-    return TrainTarget("agent", module, batches(), "synthetic", "frames", b * horizon,
-                       f"{b} imagined rollouts x {horizon} steps of {frame}x{frame}, channels "
-                       f"{list(module.cfg.channels)}", _run_train("agent"))
