@@ -87,6 +87,16 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{path}: not valid JSON ({error})") from error
 
 
+def read_json_section(path: str | Path, section: str, context: str = "") -> dict[str, Any]:
+    """The dict under key `section` of the JSON object in `path`; ValueError naming the file when there is none
+    (its message starts with `context`, e.g. "init_from=bundled: ")."""
+    config = read_json(path)
+    value = config.get(section) if isinstance(config, dict) else None
+    if not isinstance(value, dict):
+        raise ValueError(f"{context}{path} has no '{section}' section")  # noqa: TRY004 - a bad file: ValueError
+    return value
+
+
 def module_state(module: nn.Module) -> dict[str, Tensor]:
     """Full state_dict as contiguous CPU copies (copies also untie shared tensors, which safetensors rejects)."""
     return {key: value.detach().to("cpu").contiguous().clone() for key, value in module.state_dict().items()}
@@ -247,7 +257,7 @@ def load_checkpoint(path: str | Path, module: nn.Module) -> dict[str, Any]:
         state = torch.load(trainer_file, map_location="cpu", weights_only=True)
     except FileNotFoundError as error:
         raise ValueError(f"{trainer_file}: file not found") from error
-    except Exception as error:  # noqa: BLE001 - torch raises many types for corrupt pickles
+    except Exception as error:  # torch raises many types for corrupt pickles
         raise ValueError(f"{trainer_file}: cannot be read as a trainer state ({error})") from error
     if not isinstance(state, dict) or not isinstance(state.get("step"), int) or "optimizer" not in state:
         raise ValueError(f"{trainer_file}: missing 'step' or 'optimizer'")

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from worldmodel.checkpoint import load_safetensors, load_state_into, read_json
+from worldmodel.checkpoint import load_safetensors, load_state_into, read_json_section
 from worldmodel.dynamics.bundle import CONFIG_FILE, DYNAMICS_FILE
 from worldmodel.dynamics.config import DynamicsConfig
 from worldmodel.dynamics.model import DynamicsModel
@@ -28,7 +28,8 @@ and the decoding defaults stay the new run's own."""
 def source_dir(source: str) -> Path:
     """The WorldModel directory named by `source` ("bundled" = the shipped model); ValueError if it has no
     dynamics weights."""
-    from worldmodel import bundled  # BUNDLED_DIR looked up at call time: tests point it elsewhere
+    # BUNDLED_DIR looked up at call time: tests point it elsewhere
+    from worldmodel import bundled
 
     directory = bundled.BUNDLED_DIR if source == "bundled" else Path(source)
     if not (directory / DYNAMICS_FILE).is_file():
@@ -39,10 +40,7 @@ def source_dir(source: str) -> Path:
 def source_config(source: str) -> DynamicsConfig:
     """The DynamicsConfig in the config.json of the WorldModel directory `source` (ValueError naming the file)."""
     path = source_dir(source) / CONFIG_FILE
-    config = read_json(path)
-    section = config.get("dynamics") if isinstance(config, dict) else None
-    if not isinstance(section, dict):
-        raise ValueError(f"init_from={source}: {path} has no 'dynamics' section")
+    section = read_json_section(path, "dynamics", f"init_from={source}: ")
     try:
         return DynamicsConfig.from_dict(section)
     except (TypeError, ValueError) as error:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Collection
 from pathlib import Path
 
-from worldmodel.checkpoint import load_safetensors, load_state_into, read_json
+from worldmodel.checkpoint import load_safetensors, load_state_into, read_json_section
 from worldmodel.tokenizer.config import TokenizerConfig
 from worldmodel.tokenizer.io import CONFIG_FILE, WEIGHTS_FILE, resolve_tokenizer_dir
 from worldmodel.tokenizer.model import Tokenizer
@@ -28,7 +28,8 @@ FUSION_PREFIX = "fusion."
 
 def source_dir(source: str) -> Path:
     """The directory holding the tokenizer named by `source` ("bundled" = the shipped model's); ValueError if none."""
-    from worldmodel import bundled  # BUNDLED_DIR looked up at call time: tests point it elsewhere
+    # BUNDLED_DIR looked up at call time: tests point it elsewhere
+    from worldmodel import bundled
 
     try:
         return resolve_tokenizer_dir(bundled.BUNDLED_DIR if source == "bundled" else source)
@@ -39,10 +40,7 @@ def source_dir(source: str) -> Path:
 def source_config(source: str) -> TokenizerConfig:
     """The TokenizerConfig in the config.json beside the source's weights (ValueError naming the file)."""
     path = source_dir(source) / CONFIG_FILE
-    config = read_json(path)
-    section = config.get("tokenizer") if isinstance(config, dict) else None
-    if not isinstance(section, dict):
-        raise ValueError(f"init_from={source}: {path} has no 'tokenizer' section")
+    section = read_json_section(path, "tokenizer", f"init_from={source}: ")
     return TokenizerConfig.from_dict(section, source=str(path))
 
 
