@@ -59,3 +59,14 @@ def test_keep_needs_a_fusion_net_and_plain_pairs_need_no_choice(tmp_path: Path,
     assert "no frame-fusion net to keep" in capsys.readouterr().err
     assert combine_main(_args(world, tok, tmp_path / "out")) == 0
     assert WorldModel.load(tmp_path / "out").tokenizer.fusion is None
+
+
+def test_fov_sets_the_fusion_nets_field_of_view(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    world, tok, world_tok = _world_and_decoder(tmp_path)
+    assert combine_main(_args(world, tok, tmp_path / "wide", "--fusion", "keep", "--fov", "58.7")) == 0
+    wide = WorldModel.load(tmp_path / "wide").tokenizer
+    assert wide.cfg.fusion_fov_deg == 58.7 and wide.fusion is not None
+    assert all(torch.equal(a, b) for a, b in zip(wide.fusion.state_dict().values(),
+                                                  world_tok.fusion.state_dict().values()))
+    assert combine_main(_args(world, tok, tmp_path / "none", "--fusion", "drop", "--fov", "60")) == 2
+    assert "has none" in capsys.readouterr().err

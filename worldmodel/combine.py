@@ -11,7 +11,7 @@ The frame-fusion net never goes missing silently: a tokenizer export that brings
 otherwise, when WORLD has one, `--fusion keep` carries WORLD's net over to the new decoder (it was trained on the
 old decoder's frames: `wm train fusion world=OUT` fits it again) and `--fusion drop` writes the model without one;
 with neither, such a pair is refused. `--fusion keep` also replaces a net the tokenizer brings with WORLD's,
-`--fusion drop` removes it.
+`--fusion drop` removes it. `--fov DEG` sets the net's field of view to the new footage's.
 """
 
 from __future__ import annotations
@@ -39,13 +39,14 @@ def encoders_match(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def with_fusion_of(tokenizer: torch.nn.Module, donor: torch.nn.Module | None, source: str) -> torch.nn.Module:
-    """A copy of `tokenizer` whose fusion net is `donor`'s (None: no fusion net); ValueError naming `source` when
-    the donor's net does not fit the tokenizer."""
+def with_fusion_of(tokenizer: torch.nn.Module, donor: torch.nn.Module | None, source: str,
+                   fov: float | None = None) -> torch.nn.Module:
+    """A copy of `tokenizer` whose fusion net is `donor`'s (None: no fusion net), for footage of horizontal field
+    of view `fov` (None: the donor's); ValueError naming `source` when the donor's net does not fit."""
     from worldmodel.tokenizer import Tokenizer
 
     fusion = {} if donor is None else {"fusion_channels": donor.cfg.fusion_channels,
-                                       "fusion_fov_deg": donor.cfg.fusion_fov_deg}
+                                       "fusion_fov_deg": fov or donor.cfg.fusion_fov_deg}
     cfg = dataclasses.replace(tokenizer.cfg, **(fusion or {"fusion_channels": 0}))
     out = Tokenizer(cfg)
     state = {k: v for k, v in tokenizer.state_dict().items() if not k.startswith(FUSION_PREFIX)}
@@ -56,8 +57,23 @@ def with_fusion_of(tokenizer: torch.nn.Module, donor: torch.nn.Module | None, so
 
 
 def choose_fusion(world_tok: torch.nn.Module, tokenizer: torch.nn.Module, fusion: str | None, world: str,
-                  tokenizer_dir: str) -> tuple[torch.nn.Module, str]:
-    """The tokenizer to write (with the fusion net `fusion` asks for) and a line saying which net it carries."""
+                  tokenizer_dir: str, fov: float | None = None) -> tuple[torch.nn.Module, str]:
+    """The tokenizer to write (with the fusion net `fusion` asks for, its field of view set to `fov` if given)
+    and a line saying which net it carries."""
+    chosen, note = _choose_fusion(world_tok, tokenizer, fusion, world, tokenizer_dir)
+    if fov is not None:
+        if chosen.fusion is None:
+            raise ValueError("--fov sets the frame-fusion net's field of view, but the combined model has none")
+        if fov <= 0:
+            raise ValueError(f"--fov must be > 0 degrees, got {fov}")
+        chosen = with_fusion_of(chosen, chosen, str(tokenizer_dir), fov)
+        note += f", field of view {fov:g} degrees"
+    return chosen, note
+
+
+def _choose_fusion(world_tok: torch.nn.Module, tokenizer: torch.nn.Module, fusion: str | None, world: str,
+                   tokenizer_dir: str) -> tuple[torch.nn.Module, str]:
+    """choose_fusion without the field of view."""
     has_world, has_own = world_tok.fusion is not None, tokenizer.fusion is not None
     if fusion not in (None, *FUSION_CHOICES):
         raise ValueError(f"--fusion must be one of {', '.join(FUSION_CHOICES)}, got {fusion!r}")
@@ -76,7 +92,7 @@ def choose_fusion(world_tok: torch.nn.Module, tokenizer: torch.nn.Module, fusion
 
 
 def combine(world: str | Path, tokenizer_dir: str | Path, out: str | Path, allow_new_encoder: bool = False,
-            fusion: str | None = None) -> Path:
+            fusion: str | None = None, fov: float | None = None) -> Path:
     """Write OUT = WORLD's dynamics + the tokenizer export at TOKENIZER_DIR, with the fusion net `fusion` chooses
     (see the module docstring); ValueError if the encoders differ or the fusion choice is missing or impossible."""
     from worldmodel.tokenizer import load_tokenizer
@@ -91,7 +107,7 @@ def combine(world: str | Path, tokenizer_dir: str | Path, out: str | Path, allow
         raise ValueError(f"{tokenizer_dir}: its encoder differs from the one {world_dir}'s dynamics were trained "
                          "with, so its tokens would mean something else (train it with freeze_encoder=true, or "
                          "pass --allow-new-encoder)")
-    tokenizer, note = choose_fusion(old_tokenizer, tokenizer, fusion, str(world), str(tokenizer_dir))
+    tokenizer, note = choose_fusion(old_tokenizer, tokenizer, fusion, str(world), str(tokenizer_dir), fov)
     card = {k: v for k, v in (config.get("card") or {}).items()
             if k not in ("created", "tokenizer_params", "dynamics_params")}
     if tokenizer.fusion is None:
@@ -113,9 +129,12 @@ def main(argv: list[str], prog: str = "wm combine") -> int:
     parser.add_argument("--fusion", choices=FUSION_CHOICES, default=None,
                         help="keep: carry WORLD's frame-fusion net over to the new decoder; drop: write no fusion "
                              "net. Needed when WORLD has one and the tokenizer export has none")
+    parser.add_argument("--fov", type=float, default=None, metavar="DEG",
+                        help="horizontal field of view of the footage, for the frame-fusion net's camera warp "
+                             "(default: the net's own; BlockWorld: 70)")
     args = parser.parse_args(argv)
     try:
-        out = combine(args.world, args.tokenizer, args.out, args.allow_new_encoder, args.fusion)
+        out = combine(args.world, args.tokenizer, args.out, args.allow_new_encoder, args.fusion, args.fov)
     except (ValueError, FileNotFoundError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
