@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("worldmodel.data.importers.cli", "import MineRL v0.4, VPT, plain video or Crafter recordings"),
     "data": ("worldmodel.data.cli", "inspect, check and split an episode store (`wm data info|check|split DIR`)"),
     "train": ("worldmodel.train.cli", "train the tokenizer, dynamics, frame fusion or geometry heads (Hydra overrides)"),
+    "finetune": ("worldmodel.train.finetune", "fine-tune the bundled model on your own footage (import .. bench)"),
     "combine": ("worldmodel.combine", "pair a world model's dynamics with another tokenizer (same encoder)"),
     "bench": ("worldmodel.evaluation.cli", "speed and quality benchmarks of a world model"),
     "probe": ("worldmodel.probes.cli", "run probe suites against ground truth"),
