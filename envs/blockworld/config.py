@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from envs.blockworld.worldgen import EDGE_WIDTH
+from envs.kwargs_config import KwargsConfig
 
 RENDER_MODES: tuple[str | None, ...] = (None, "rgb_array", "human")
 MIN_WORLD_SIZE = (2 * EDGE_WIDTH + 16, 24, 2 * EDGE_WIDTH + 16)  # what worldgen can build
 
 
 @dataclass(frozen=True)
-class BlockWorldConfig:
+class BlockWorldConfig(KwargsConfig):
     """Settings of one BlockWorld env. Build with `BlockWorldConfig.from_kwargs(**kwargs)` to validate."""
+
+    OWNER = "BlockWorld"
 
     render_mode: str | None = None
     """None, "rgb_array" (env.render() returns the last observation) or "human" (pygame window)."""
@@ -41,12 +44,8 @@ class BlockWorldConfig:
     """Window scale factor of render_mode="human"."""
 
     @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> "BlockWorldConfig":
-        """Validate kwargs (unknown key or bad value -> ValueError naming the key) and build a config."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(kwargs) - names)
-        if unknown:
-            raise ValueError(f"BlockWorld: unknown config key(s) {unknown}; expected some of {sorted(names)}")
+    def normalise(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """world_size as a tuple of three, task_kwargs as a dict (None: empty)."""
         if "world_size" in kwargs:
             kwargs["world_size"] = _size3(kwargs["world_size"])
         if "task_kwargs" in kwargs:
@@ -55,9 +54,7 @@ class BlockWorldConfig:
             elif not isinstance(kwargs["task_kwargs"], Mapping):
                 raise ValueError(f"BlockWorld: 'task_kwargs' must be a dict, got {kwargs['task_kwargs']!r}")
             kwargs["task_kwargs"] = dict(kwargs["task_kwargs"])
-        cfg = cls(**kwargs)
-        cfg.validate()
-        return cfg
+        return kwargs
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""

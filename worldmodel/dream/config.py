@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from envs.kwargs_config import KwargsConfig
 
 RENDER_MODES: tuple[str | None, ...] = (None, "rgb_array", "human")
 
 
 @dataclass
-class DreamConfig:
+class DreamConfig(KwargsConfig):
     """Settings of `WorldModel-v0` (single env) and its vector env. Build with `from_kwargs` to validate."""
+
+    OWNER = "WorldModel-v0"
 
     model: Any = "bundled"
     """"bundled", a WorldModel directory (str / Path) or a WorldModel instance (its weights are shared, its
@@ -39,17 +43,6 @@ class DreamConfig:
     """Extra arguments of the prompt source, e.g. {"policy": "walk", "env_kwargs": {"fov_deg": 70}}."""
     human_scale: int = 8
     """Window pixels per frame pixel for render_mode="human"."""
-
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> "DreamConfig":
-        """Validate kwargs (unknown key or bad value -> ValueError naming the key) and build a config."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(kwargs) - names)
-        if unknown:
-            raise ValueError(f"WorldModel-v0: unknown config key(s) {unknown}; expected some of {sorted(names)}")
-        cfg = cls(**kwargs)
-        cfg.validate()
-        return cfg
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""

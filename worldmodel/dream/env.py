@@ -53,6 +53,14 @@ def reset_context(options: dict[str, Any] | None, prompt: Prompt, seed: int,
     return check_context(frames, actions, frame_shape, source="prompt")
 
 
+def open_world(cfg: DreamConfig) -> tuple[Any, Prompt]:
+    """The model of a dream env (cfg.model on cfg.device, a fresh one; the sampling overrides applied) and its
+    prompt source."""
+    model = resolve_model(cfg.model, cfg.device)
+    cfg.apply_sampling(model)
+    return model, make_prompt(cfg.prompt, model.frame_shape, cfg.context_frames, **cfg.prompt_kwargs)
+
+
 @dataclass
 class DreamState:
     """A copy of a dream episode (from `save_state`): model snapshot, step count, frame, RNG state."""
@@ -71,13 +79,10 @@ class WorldModelEnv(gym.Env):
     def __init__(self, **kwargs: Any) -> None:
         self.cfg = DreamConfig.from_kwargs(**kwargs)
         self.render_mode = self.cfg.render_mode
-        self.model = resolve_model(self.cfg.model, self.cfg.device)
-        self.cfg.apply_sampling(self.model)
+        self.model, self.prompt = open_world(self.cfg)
         self.frame_shape: tuple[int, int, int] = self.model.frame_shape
         self.observation_space = gym.spaces.Box(0, 255, shape=self.frame_shape, dtype=np.uint8)
         self.action_space = self.model.action_space
-        self.prompt: Prompt = make_prompt(self.cfg.prompt, self.frame_shape, self.cfg.context_frames,
-                                          **self.cfg.prompt_kwargs)
         self.steps = 0
         self.seed_used: int | None = None  # episode seed of the current episode
         self._frame: np.ndarray | None = None

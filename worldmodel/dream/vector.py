@@ -13,7 +13,8 @@ exactly as `WorldModel-v0` reset with seed s (same prompt, same sampling).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -23,9 +24,9 @@ from gymnasium.vector.utils import batch_space
 
 from envs.actions import BINARY_KEYS
 from worldmodel.dream.config import DreamConfig
-from worldmodel.dream.env import SEED_LIMIT, reset_context
-from worldmodel.dream.loading import resolve_model, seed_worlds
-from worldmodel.dream.prompts import Context, Prompt, make_prompt
+from worldmodel.dream.env import SEED_LIMIT, open_world, reset_context
+from worldmodel.dream.loading import seed_worlds
+from worldmodel.dream.prompts import Context
 
 
 class WorldModelVectorEnv(VectorEnv):
@@ -41,15 +42,12 @@ class WorldModelVectorEnv(VectorEnv):
             raise ValueError("WorldModel-v0 vector env: 'render_mode' must be None or 'rgb_array'")
         self.num_envs = num_envs
         self.render_mode = self.cfg.render_mode
-        self.model = resolve_model(self.cfg.model, self.cfg.device)
-        self.cfg.apply_sampling(self.model)
+        self.model, self.prompt = open_world(self.cfg)
         self.frame_shape: tuple[int, int, int] = self.model.frame_shape
         self.single_observation_space = gym.spaces.Box(0, 255, shape=self.frame_shape, dtype=np.uint8)
         self.single_action_space = self.model.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.prompt: Prompt = make_prompt(self.cfg.prompt, self.frame_shape, self.cfg.context_frames,
-                                          **self.cfg.prompt_kwargs)
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.seeds = np.zeros(num_envs, dtype=np.int64)  # episode seed of each world
         self._obs: np.ndarray | None = None
