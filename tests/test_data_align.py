@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import import_one_minerl
 
 from worldmodel.data import load_episode
 from worldmodel.data.align import estimate_lag, image_shifts, lag_slices
 from worldmodel.data.cli import main as data_main
 from worldmodel.data.importers.cli import import_folder, main as import_main
-from worldmodel.data.synthetic import find_episode, make_blockworld_vpt, make_minerl_trajectory
+from worldmodel.data.synthetic import find_episode, make_blockworld_vpt
 
 TICKS = 60
 
@@ -81,10 +82,7 @@ def test_offset_trims_and_counts_beyond_the_lag_are_errors(late_log: tuple[Path,
 
 
 def test_minerl_offset_shifts_actions_rewards_and_observations(tmp_path: Path) -> None:
-    make_minerl_trajectory(tmp_path / "src" / "t", steps=10, lead=1)
-    import_folder("minerl", tmp_path / "src", tmp_path / "out", progress=False, offset=2)
-    episode = load_episode(find_episode(tmp_path / "out", "t"))
-    npz = np.load(tmp_path / "src" / "t" / "rendered.npz")
+    episode, npz = import_one_minerl(tmp_path, offset=2)
     assert episode["frames"].shape[0] == 9 and episode["meta"]["lag"] == 2
     assert np.array_equal(episode["actions"]["camera"], npz["action$camera"][2:])
     assert np.allclose(episode["rewards"], npz["reward"][2:])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_reasons
 
 from worldmodel.data import load_episode
 from worldmodel.data.cli import dataset_info, main as data_main
@@ -80,12 +81,12 @@ def test_minerl_bad_values_are_skipped_with_file_and_key(tmp_path: Path) -> None
     report = import_folder("minerl", src, tmp_path / "out", progress=False)
     assert [readable(n) for n in report.written] == ["good"]
     reasons = dict(report.failed)
-    assert "rendered.npz: key 'action$camera'" in reasons[str(src / "nan_camera")]
     assert "step 3" in reasons[str(src / "nan_camera")]
-    assert "metadata.json: key 'true_video_frame_count'" in reasons[str(src / "null_count")]
-    assert "rendered.npz: key 'reward'" in reasons[str(src / "scalar_reward")]
-    assert "rendered.npz: key 'action$forward'" in reasons[str(src / "string_forward")]
-    assert "rendered.npz: key 'action$camera'" in reasons[str(src / "string_camera")]
+    assert_reasons(reasons, src, {"nan_camera": "rendered.npz: key 'action$camera'",
+                                  "null_count": "metadata.json: key 'true_video_frame_count'",
+                                  "scalar_reward": "rendered.npz: key 'reward'",
+                                  "string_forward": "rendered.npz: key 'action$forward'",
+                                  "string_camera": "rendered.npz: key 'action$camera'"})
 
 
 def test_half_written_mkv_is_skipped(tmp_path: Path) -> None:

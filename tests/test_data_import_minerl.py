@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_reasons, import_one_minerl
 
 from worldmodel.data import load_episode, open_dataset
 from worldmodel.data.importers.cli import import_folder, main as import_main
@@ -44,10 +45,7 @@ def test_alignment_actions_and_spellings(tmp_path: Path) -> None:
 
 
 def test_fps_downsampling_merges_actions(tmp_path: Path) -> None:
-    make_minerl_trajectory(tmp_path / "src" / "t", steps=10, lead=1)
-    import_folder("minerl", tmp_path / "src", tmp_path / "out", progress=False, fps=10)
-    episode = load_episode(find_episode(tmp_path / "out", "t"))
-    npz = np.load(tmp_path / "src" / "t" / "rendered.npz")
+    episode, npz = import_one_minerl(tmp_path, fps=10)
     assert episode["frames"].shape[0] == 6 and episode["meta"]["fps"] == 10
     assert [decode_index(f) for f in episode["frames"]] == [0, 2, 4, 6, 0, 2]
     assert np.allclose(episode["actions"]["camera"], npz["action$camera"].reshape(5, 2, 2).sum(1))
@@ -74,12 +72,9 @@ def test_bad_inputs_are_skipped_and_listed(tmp_path: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert code == 1 and episode_files(tmp_path / "out") == ["good"]
     reasons = dict(line.strip().split(": ", 1) for line in out.splitlines()[2:])
-    assert "missing key 'action$camera'" in reasons[str(src / "nokey")]
-    assert "true_video_frame_count = 30" in reasons[str(src / "count")]
-    assert "fewer than the 9" in reasons[str(src / "short")]
-    assert "recording.mp4" in reasons[str(src / "corrupt")]
-    assert "metadata.json:2" in reasons[str(src / "badjson")]
-    assert "missing recording.mp4" in reasons[str(src / "novideo")]
+    assert_reasons(reasons, src, {"nokey": "missing key 'action$camera'", "count": "true_video_frame_count = 30",
+                                  "short": "fewer than the 9", "corrupt": "recording.mp4",
+                                  "badjson": "metadata.json:2", "novideo": "missing recording.mp4"})
     assert json.loads((tmp_path / "out" / "index.json").read_text())["episodes"][0]["file"] == find_episode(tmp_path / "out", "good").name
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from helpers import fit
 
 from envs.actions import BINARY_KEYS, complete_action, stack_actions
 from envs.blockworld.env import BlockWorldEnv
@@ -53,13 +54,8 @@ def test_training_the_geometry_heads_improves_depth_and_odometry() -> None:
     torch.manual_seed(0)
     batch = walking_clips()
     objective = GeometryObjective(GeometryConfig(channels=8, odometry_channels=8))
-    optimizer = torch.optim.Adam(objective.parameters(), lr=3e-3)
     _, before = objective.compute_loss(batch)
-    for _ in range(40):
-        loss, metrics = objective.compute_loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    _, metrics = fit(objective, batch, 40, lr=3e-3)
     assert metrics["depth_l1_log"] < 0.6 * before["depth_l1_log"]
     assert metrics["pose_l1"] < 0.6 * before["pose_l1"]
     assert metrics["sky_bce"] < before["sky_bce"]

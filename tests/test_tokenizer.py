@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from helpers import fit
 
 from worldmodel.metrics import masked_psnr, masked_ssim, psnr, ssim
 from worldmodel.tokenizer import FSQ, Tokenizer, TokenizerConfig, load_tokenizer, save_tokenizer
@@ -115,13 +116,8 @@ def test_overfits_a_tiny_batch() -> None:
     torch.manual_seed(0)
     tok = Tokenizer(TokenizerConfig(**{**TINY, "channels": 16}))
     batch = {"frames": blocky_frames(4).unsqueeze(1)}  # (B=4, L=1, 16, 16, 3)
-    opt = torch.optim.Adam(tok.parameters(), lr=3e-3)
     first, _ = tok.compute_loss(batch)
-    for _ in range(150):
-        loss, metrics = tok.compute_loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    loss, metrics = fit(tok, batch, 150, lr=3e-3)
     assert loss.item() < 0.2 * first.item(), (first.item(), loss.item())
     assert metrics["psnr"] > 20
 
