@@ -230,7 +230,7 @@ def test_scored_frames_cover_what_families_read(name: str) -> None:
     from worldmodel.probes.measure import Measure
     from worldmodel.probes.suite import FAMILIES
 
-    family, cfg, pool = FAMILIES[name], SuiteConfig(quick=True), EnvPool()
+    family, cfg, pool = FAMILIES[name], SuiteConfig(quick=True, quick_scenarios=1), EnvPool()
     runs = [run_truth(s, pool.get(64, 64)) for s in family.build(cfg, pool)]
     masked = []
     for r in runs:

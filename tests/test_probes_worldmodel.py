@@ -41,7 +41,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_world_model_rows(tiny_model: Path) -> None:
     model, tokenizer, context, size = load_model(str(tiny_model), batch=4, seed=1)
     assert isinstance(model, WorldModelAdapter) and context == 4 and size == (64, 64)
-    cfg = SuiteConfig(quick=True, context=context, bootstrap=50)
+    cfg = SuiteConfig(quick=True, quick_scenarios=1, context=context, bootstrap=50)
     results, raw = run_suite(model, tokenizer, ["lookback", "permanence"], cfg, load_all(allow_train=False),
                              "tiny", progress=False, reference_tokenizer=load_reference_tokenizer())
     assert {"g50", "censored"} <= set(results["families"]["permanence"]["g50"]["model"])
@@ -64,7 +64,7 @@ def test_corruption_harness_catches_damaged_truth(monkeypatch: pytest.MonkeyPatc
     from worldmodel.probes import corruption
 
     monkeypatch.setitem(corruption.EXPECT, "lookback", {**corruption.EXPECT["lookback"], "blur": 0.25})
-    result = run_harness(["lookback"], SuiteConfig(quick=True, bootstrap=10), load_all(allow_train=False))
+    result = run_harness(["lookback"], SuiteConfig(quick=True, quick_scenarios=1, bootstrap=10), load_all(allow_train=False))
     assert result["failures"] == ["lookback:blur@truth"] and not result["ok"]
     drops = {c["kind"]: c["drop"] for c in result["table"][0]["corrupted"]}
     assert set(drops) == set(KINDS) and all(drops[k] >= 0.25 for k in ("delete", "swap", "move", "freeze",

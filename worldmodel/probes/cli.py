@@ -159,6 +159,9 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
             print(f"{fam['letter']} {name:<11} {fam['headline']:<24} model {_num(fam['model'])} truth "
                   f"{_num(raw_means.get('truth'))} copy-last {_num(raw_means.get('copy_last'))} "
                   f"normalised {_num(fam['normalised'])}")
+        reader = results["aux"]["action_reader"]
+        if reader["macro_f1_truth"] is not None:
+            print(f"action reader (IDM) macro-F1 on the true frames: {_num(reader['macro_f1_truth'])}")
     print(f"wrote {paths['results']} and {paths['report']} ({results['runtime_s']:.1f} s)")
     return 0 if results.get("corruption", {}).get("ok", True) else 1
 

@@ -52,7 +52,7 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     env = pool.get(cfg.height, cfg.width)
     r, p, n = cfg.turn_rate, cfg.prompt_len, horizon_length(cfg)
     out = []
-    for i in range(cfg.n_seeds):
+    for i in cfg.worlds(out):
         ws = world_seed(cfg.seed, NAME, i)
         feet = spawn_feet(env, ws)
         rng = np.random.default_rng(ws)

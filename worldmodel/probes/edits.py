@@ -54,7 +54,7 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     env = pool.get(cfg.height, cfg.width)
     r, p = cfg.turn_rate, cfg.prompt_len
     out = []
-    for i in range(cfg.n_seeds):
+    for i in cfg.worlds(out):
         block = LANDMARKS[(i + 1) % len(LANDMARKS)]
         for variant in (QUICK_VARIANTS if cfg.quick else VARIANTS):
             found = None

@@ -44,7 +44,7 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     env = pool.get(cfg.height, cfg.width)
     r, p = cfg.turn_rate, cfg.prompt_len
     out = []
-    for i in range(cfg.n_seeds):
+    for i in cfg.worlds(out):
         ws = world_seed(cfg.seed, NAME, i)
         feet = spawn_feet(env, ws)
         base = float(np.random.default_rng(ws).uniform(0, 360))

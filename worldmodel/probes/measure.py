@@ -8,7 +8,7 @@ index i >= P is the row's prediction i - P.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ import torch
 from worldmodel.metrics import masked_psnr, masked_ssim
 from worldmodel.probes.idm import InverseDynamics, infer_actions
 from worldmodel.probes.posesearch import PoseSearch
+from worldmodel.probes.renderidm import RenderIDM
 from worldmodel.probes.scenario import TruthRun
 from worldmodel.probes.segmenter import Segmenter, segment
 from worldmodel.probes.visibility import hud_mask
@@ -36,13 +37,15 @@ def frame_at(run: TruthRun, row: np.ndarray, index: int) -> np.ndarray:
 
 
 class Measure:
-    """Segmenter, IDM and pose search with memoisation; one per suite run."""
+    """Segmenter, IDMs (learned and render-and-compare) and pose search with memoisation; one per suite run."""
 
     def __init__(self, segmenter: Segmenter, idm: InverseDynamics, height: int, width: int, fov_deg: float = 70.0):
         self.segmenter = segmenter.eval()
         self.idm = idm.eval()
         self.world = ~hud_mask(height, width)  # world pixels (the HUD is never scored as world)
         self.pose = PoseSearch(height, width, fov_deg)
+        self._render_idm: RenderIDM | None = None
+        self._size = (height, width, fov_deg)
         self._ids: dict[bytes, np.ndarray] = {}
 
     def ids(self, frames: np.ndarray) -> np.ndarray:
@@ -57,6 +60,13 @@ class Measure:
             for k, ids in zip(todo_unique, out):
                 self._ids[k] = ids
         return np.stack([self._ids[k] for k in keys]) if keys else np.zeros((0, *frames.shape[1:3]), np.uint8)
+
+    @property
+    def render_idm(self) -> RenderIDM:
+        """The render-and-compare IDM (built on first use: it holds a BlockWorld env)."""
+        if self._render_idm is None:
+            self._render_idm = RenderIDM(*self._size)
+        return self._render_idm
 
     def actions(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """IDM probabilities (T-1, labels) and camera (T-1, 2) of a clip (T, H, W, 3)."""

@@ -63,7 +63,7 @@ def build(cfg: SuiteConfig, pool: EnvPool) -> list[Scenario]:
     env = pool.get(cfg.height, cfg.width)
     factors = QUICK_FACTORS if cfg.quick else FACTORS
     out: list[Scenario] = []
-    for i in range(cfg.n_seeds):
+    for i in cfg.worlds(out):
         block = LANDMARKS[i % len(LANDMARKS)]
         found = None
         for ws, feet, _, cells in pillar_sites(env, cfg.seed, NAME, i, 6, DIST):

@@ -225,6 +225,7 @@ def markdown(results: dict[str, Any], images: dict[str, list[str]]) -> str:
     lines += ["", f"Segmenter: held-out accuracy {_fmt(seg.get('metrics', {}).get('accuracy_gt'))}; on this run's "
               f"truth frames {_fmt(this.get('accuracy_gt'))}, on their reference-tokenizer reconstructions "
               f"{_fmt(this.get('accuracy_reference_tokenizer'))}.", ""]
+    lines += [idm_line(results), ""]
     for name, fam in results["families"].items():
         lines += [f"## {fam['letter']}. {name}", "", f"Headline: `{fam['headline']}`: {fam['description']}", ""]
         if name == "permanence":
@@ -250,6 +251,17 @@ def markdown(results: dict[str, Any], images: dict[str, list[str]]) -> str:
             lines.append(f"| {row['family']} | {row['base']} | " + " | ".join(cells) + " |")
         lines += ["", "ok" if c["ok"] else f"FAILED: {', '.join(c['failures'])}"]
     return "\n".join(lines) + "\n"
+
+
+def idm_line(results: dict[str, Any]) -> str:
+    """The action reader of family E and its macro-F1 on the true frames."""
+    reader = results.get("aux", {}).get("action_reader") or {}
+    if reader.get("macro_f1_truth") is None:
+        return "Action reader (IDM): not measured in this run (family E did not run)."
+    learned = reader.get("learned_idm_macro_f1_truth")
+    extra = f"; the learned IDM: {_fmt(learned)}" if learned is not None else ""
+    return (f"Action reader (IDM): {reader['reader']}; macro-F1 on the true frames {_fmt(reader['macro_f1_truth'])}"
+            f"{extra}.")
 
 
 def write_report(out: str | Path, results: dict[str, Any], raw: dict[str, FamilyResult]) -> dict[str, Path]:

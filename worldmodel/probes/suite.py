@@ -134,6 +134,15 @@ class ProgressLine:
         self.done = 0
 
 
+def action_reader(results: dict[str, Any]) -> dict[str, Any]:
+    """Family E's action reader and its accuracy on the true frames (macro-F1; None when E did not run)."""
+    fam = results.get("actions")
+    metrics = fam["metrics"] if fam else {}
+    return {"reader": "render-and-compare (worldmodel/probes/renderidm.py)",
+            "macro_f1_truth": fam["raw"].get("truth") if fam else None,
+            "learned_idm_macro_f1_truth": metrics.get("macro_f1_learned_idm", {}).get("truth")}
+
+
 def run_suite(model: Predictor, tokenizer: Any | None, suites: Sequence[str], cfg: SuiteConfig, aux: AuxModels,
               model_name: str = "model", progress: bool = True, reference_tokenizer: Any | None = None
               ) -> tuple[dict[str, Any], dict[str, FamilyResult]]:
@@ -178,7 +187,7 @@ def run_suite(model: Predictor, tokenizer: Any | None, suites: Sequence[str], cf
         "rows": list(rows),
         "normalised_means": MEANING,
         "aux": {"segmenter": {**aux.info.get("segmenter", {}), "this_run": seg_check},
-                "idm": aux.info.get("idm", {})},
+                "idm": aux.info.get("idm", {}), "action_reader": action_reader(results)},
         "runtime_s": round(time.time() - t0, 2),
         "family_runtime_s": timings,
         "renders_pose_search": measure.pose.renders,
