@@ -128,12 +128,8 @@ class SpatialMemory:
         frames, pose = frames.to(dev), pose.to(dev, torch.float32)
         depth = depth.to(dev, torch.float32)
         times = _times(t, self.batch, dev)
-        use = ~self.ignore.expand_as(depth)
-        if mask is not None:
-            use = use & mask.to(dev)
-        surface = use & torch.isfinite(depth) & (depth > 0) & (depth < self.camera.max_depth)
-        seen = torch.where(surface, depth, torch.where(use & ~(depth > 0), 0.0, self.camera.max_depth))
-        self._carve(pose, torch.where(use, seen, 0.0))
+        surface, seen = self._seen(depth, mask)
+        self._carve(pose, seen)
         # float64: a point pushed 1e-3 past a face must land in the cell behind it at any distance
         rays = self.camera.rays(pose.double())  # (B, H, W, 3)
         eye = self.camera.eye(pose.double())[:, None, None].expand_as(rays)
@@ -144,6 +140,21 @@ class SpatialMemory:
         points = points.float()
         self._insert(rearrange(torch.where(surface & inside, keys, SORT_LAST), "b h w -> b (h w)"),
                      rearrange(points, "b h w c -> b (h w) c"), rearrange(frames, "b h w c -> b (h w) c"), times)
+
+    def _seen(self, depth: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The pixels with a surface (B, H, W) bool and the distance each used ray sees (sky = max_depth, unused
+        or unknown = 0) of depth (B, H, W) where mask (default all but `ignore`)."""
+        use = ~self.ignore.expand_as(depth)
+        if mask is not None:
+            use = use & mask.to(self.device)
+        surface = use & torch.isfinite(depth) & (depth > 0) & (depth < self.camera.max_depth)
+        seen = torch.where(surface, depth, torch.where(use & ~(depth > 0), 0.0, self.camera.max_depth))
+        return surface, torch.where(use, seen, 0.0)
+
+    def clear(self, depth: Tensor, pose: Tensor, mask: Tensor | None = None) -> None:
+        """Carve only: remove the stored cells that a view from pose (B, 5) with depth (B, H, W) sees through
+        (as `write` does before it inserts), e.g. what another store saw for real."""
+        self._carve(pose.to(self.device, torch.float32), self._seen(depth.to(self.device, torch.float32), mask)[1])
 
     def _carve(self, pose: Tensor, seen: Tensor) -> None:
         """Remove the stored cells that a pixel ray passes through before the surface it sees (B, H, W) (distance

@@ -29,9 +29,11 @@ from torch import Tensor
 from worldmodel.memory.camera import Camera
 from worldmodel.memory.geometry_heads import GeometryObjective, action_features
 from worldmodel.memory.pointmap import MemoryState, SpatialMemory
+from worldmodel.memory.splat import Recall
 from worldmodel.memory.sky import SkyMap
 
 ATTACK, USE = 7, 8  # indices of the edit buttons in envs.actions.BUTTONS (a test checks they agree)
+MOVES = slice(0, 5)  # forward, back, left, right, jump: the buttons that move the player
 
 
 @dataclass
@@ -55,6 +57,7 @@ class MemorySnapshot:
     """A WorldMemory's state: stored cells, poses, times, the newest frames, the last step's start."""
 
     cells: MemoryState
+    imagined: MemoryState
     sky: tuple[Tensor, Tensor]
     pose: Tensor
     time: Tensor
@@ -66,7 +69,8 @@ class MemorySnapshot:
     def copy(self) -> MemorySnapshot:
         """An independent copy."""
         before = None if self.before is None else tuple(x.clone() for x in self.before)
-        return MemorySnapshot(self.cells.clone(), (self.sky[0].clone(), self.sky[1].clone()), self.pose.clone(),
+        return MemorySnapshot(self.cells.clone(), self.imagined.clone(), (self.sky[0].clone(), self.sky[1].clone()),
+                              self.pose.clone(),
                               self.time.clone(), self.last.clone(), self.lost.clone(), before, self.buttons.clone())  # type: ignore[arg-type]
 
 
@@ -96,8 +100,8 @@ class WorldMemory:
         self.cfg = cfg or MemoryConfig()
         self.geometry = geometry.to(device).eval()
         self.camera = Camera(width, height, self.cfg.fov_deg)
-        self.cells = SpatialMemory(self.camera, batch, self.cfg.capacity, self.cfg.cell_size, ignore=ignore,
-                                   device=device)
+        self.cells, self.imagined = (SpatialMemory(self.camera, batch, self.cfg.capacity, self.cfg.cell_size,
+                                                   ignore=ignore, device=device) for _ in range(2))
         self.sky = SkyMap(self.camera, batch, device)
         self.batch, self.device = batch, device
         self.pose = torch.zeros(batch, 5, device=device)
@@ -124,13 +128,16 @@ class WorldMemory:
         return torch.where(sky, math.inf, depth)
 
     def _write(self, frames: Tensor, pose: Tensor, worlds: Tensor | None = None, depth: Tensor | None = None,
-               mask: Tensor | None = None) -> None:
-        """Store frames (B, H, W, 3) seen from pose (B, 5) now, in the worlds where `worlds` (B,) bool."""
+               mask: Tensor | None = None, real: bool = True) -> None:
+        """Store frames (B, H, W, 3) seen from pose (B, 5) now, in the worlds where `worlds` (B,) bool. Real
+        frames go into `cells` and clear what the model imagined along their rays; made-up ones into `imagined`."""
         depth = self.depth(frames) if depth is None else depth
         use = ~self.hud.expand_as(depth) if mask is None else mask & ~self.hud
         if worlds is not None:
             use = use & worlds[:, None, None]
-        self.cells.write(frames, depth, pose, self.time, use)
+        if real:
+            self.imagined.clear(depth, pose, use)
+        (self.cells if real else self.imagined).write(frames, depth, pose, self.time, use)
         self.sky.write(frames, use & torch.isinf(depth), pose)
 
     # ---------------------------------------------------------------------------------------------- start
@@ -145,6 +152,7 @@ class WorldMemory:
         chosen = torch.zeros(self.batch, dtype=torch.bool, device=self.device)
         chosen[index] = True
         self.cells.reset_worlds(index)
+        self.imagined.reset_worlds(index)
         self.sky.reset_worlds(index)
         self.time[index], self.lost[index] = 0, False
         self.pose[index] = 0.0
@@ -164,6 +172,19 @@ class WorldMemory:
             self._write(self.last, self.pose, chosen)
             self.time[index] += 1
 
+    def _recall(self) -> Recall:
+        """What the worlds remember at their poses: real surfaces first, then the sky seen in that direction, then
+        what the model made up earlier (made-up content never hides what was seen)."""
+        real = self.cells.render(self.pose, self.time)
+        made_up = self.imagined.render(self.pose, self.time)
+        sky_rgb, sky_known = self.sky.render(self.pose)
+        sky = ~real.valid & sky_known
+        use_real = real.valid | sky
+        merged = Recall(*(torch.where(use_real[..., None] if x.ndim == 4 else use_real, x, y)
+                          for x, y in zip(real, made_up)))
+        return merged._replace(rgb=torch.where(sky[..., None], sky_rgb, merged.rgb), valid=merged.valid | sky,
+                               depth=torch.where(sky, torch.inf, merged.depth))
+
     # ----------------------------------------------------------------------------------------------- step
     @torch.no_grad()
     def step(self, predicted: Tensor, buttons: Tensor, camera: Tensor, known: Tensor) -> Tensor:
@@ -176,19 +197,17 @@ class WorldMemory:
         self.buttons = buttons.float()
         self.before = (self.pose.clone(), self.last.clone(), camera.clone())
         self.lost |= ~known
-        moved = move_pose(turn_pose(self.pose, camera), self.geometry.motion(self.last, action))
+        moving = buttons[:, MOVES].amax(1, keepdim=True) > 0  # (B, 1): standing still (turning) moves nothing
+        moved = move_pose(turn_pose(self.pose, camera), self.geometry.motion(self.last, action) * moving)
         self.pose = torch.where(known[:, None], moved, self.pose)
-        recall = self.cells.render(self.pose, self.time)
-        sky_rgb, sky_known = self.sky.render(self.pose)
+        recall = self._recall()
         editing = (buttons[:, ATTACK] > 0) | (buttons[:, USE] > 0)  # (B,)
         edited = editing[:, None, None] & self.edit_zone  # (B, H, W)
-        trust = ~self.hud & ~edited & ~self.lost[:, None, None]
-        sky = ~recall.valid & sky_known
-        shown = torch.where((trust & recall.valid)[..., None], recall.rgb, predicted)
-        shown = torch.where((trust & sky)[..., None], sky_rgb, shown)
-        new = (~recall.valid & ~sky_known) | edited  # what the model made up: stored so that it stays
+        trust = recall.valid & ~self.hud & ~edited & ~self.lost[:, None, None]
+        shown = torch.where(trust[..., None], recall.rgb, predicted)
+        new = ~recall.valid | edited  # what the model made up: stored so that it stays
         depth = torch.where(recall.valid & ~edited, recall.depth, self.depth(shown))
-        self._write(shown, self.pose, ~self.lost, depth, new)
+        self._write(shown, self.pose, ~self.lost, depth, new, real=False)
         self.last = shown
         self.time += 1
         return shown
@@ -210,13 +229,14 @@ class WorldMemory:
     # ---------------------------------------------------------------------------------------------- state
     def snapshot(self) -> MemorySnapshot:
         """A copy of the state; `restore` it any number of times."""
-        return MemorySnapshot(self.cells.snapshot(), self.sky.state(), self.pose, self.time, self.last, self.lost,
+        return MemorySnapshot(self.cells.snapshot(), self.imagined.snapshot(), self.sky.state(), self.pose, self.time, self.last, self.lost,
                               self.before, self.buttons).copy()
 
     def restore(self, snap: MemorySnapshot) -> None:
         """Return to a snapshot (which stays intact)."""
         snap = snap.copy()
         self.cells.restore(snap.cells)
+        self.imagined.restore(snap.imagined)
         self.sky.load(snap.sky)
         self.pose, self.time, self.last, self.lost = snap.pose, snap.time, snap.last, snap.lost
         self.before, self.buttons = snap.before, snap.buttons
