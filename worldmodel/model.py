@@ -299,6 +299,7 @@ class WorldModel:
             raise RuntimeError("call reset(frames) before snapshot()")
         return WorldSnapshot(self._engine.snapshot(), self._batched)
 
+    @torch.inference_mode()
     def restore(self, snap: WorldSnapshot) -> None:
         """Return to a snapshot taken from this model (it can be restored again later)."""
         if not isinstance(snap, WorldSnapshot):

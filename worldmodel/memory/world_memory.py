@@ -207,7 +207,9 @@ class WorldMemory:
         shown = torch.where(trust[..., None], recall.rgb, predicted)
         new = ~recall.valid | edited  # what the model made up: stored so that it stays
         depth = torch.where(recall.valid & ~edited, recall.depth, self.depth(shown))
-        self._write(shown, self.pose, ~self.lost, depth, new, real=False)
+        self._write(shown, self.pose, ~self.lost, depth, new & ~edited, real=False)
+        if bool(editing.any()):  # an edit is news about the world: it overwrites what was seen (newest wins)
+            self._write(shown, self.pose, ~self.lost & editing, depth, edited)
         self.last = shown
         self.time += 1
         return shown
