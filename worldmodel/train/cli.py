@@ -270,10 +270,10 @@ def _run(target: str, cfg: Any) -> None:
     module, export = build(run, dataset)
     trainer = Trainer(module, dataset, run.train, run_dir, config=snapshot, on_checkpoint=export)
     if trainer.resumed_from is not None and trainer.dist.is_main:
+        remove_stale_exports(run_dir)  # half-written exports of a killed run
         if trainer.finished:  # killed between its last checkpoint and the export: export again (idempotent)
             print(f"{run_dir}: already trained to step {trainer.step}; exporting {trainer.resumed_from} again",
                   file=sys.stderr)
-            remove_stale_exports(run_dir)
             export(trainer.resumed_from)
         else:
             print(f"resuming from {trainer.resumed_from} (step {trainer.step})", file=sys.stderr)
