@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from worldmodel.data.video import write_video  # noqa: E402
+from worldmodel.data.video import write_video
 
 WALL_HEIGHT, EYE = 2.5, 1.2
 SPEED = 0.16  # map units per tick walking forward (strafing and backing off: 0.6 of it)
@@ -172,7 +172,7 @@ def make_clip(stem: Path, seconds: float, seed: int, lag: int, mouse_scale: floa
               size: tuple[int, int] = (640, 360)) -> tuple[Path, Path]:
     """Write STEM.mp4 and STEM.jsonl (see the module docstring); returns both paths."""
     grid = make_map(24, seed)
-    ticks = int(round(seconds * 20))
+    ticks = round(seconds * 20)
     poses, actions = play(grid, ticks, seed)
     frames = np.stack([render(grid, *pose, width=size[0], height=size[1], fov=fov) for pose in poses])
     logged = [actions[t - lag] if 0 <= t - lag < ticks else {"keys": [], "camera": [0.0, 0.0]} for t in range(ticks)]
