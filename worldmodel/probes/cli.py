@@ -2,6 +2,7 @@
 
     wm probe --model bundled|oracle|copy-last|frozen-first|PATH --suite all --out DIR [--seeds N] [--quick]
     wm probe --env ID --suite lookback --model PATH --out DIR     # generic look-away-and-back on any env
+    wm probe --data STORE --model bundled --out DIR               # revisits in recorded footage
     wm probe train-aux [--aux-dir DIR] [--steps N] [--run-dir DIR]
     wm probe compare DIR1 DIR2 ... [--plot PNG]                   # runs side by side on the fixed scale
 """
@@ -19,6 +20,7 @@ examples:
   wm probe --model mypkg.models:make --suite lookback --quick --out /tmp/probe_mine
   wm probe --model bundled --suite permanence,lookback --seeds 5 --out runs/probe
   wm probe --env BlockWorld-v0 --suite lookback --model copy-last --out /tmp/generic
+  wm probe --data data/bw --model bundled --out /tmp/revisits
   wm probe train-aux --steps 3000 --aux-dir ~/.cache/worldmodel/probes
   wm probe compare runs/probe_a runs/probe_b --plot compare.png"""
 
@@ -45,6 +47,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto")
     parser.add_argument("--aux-dir", type=Path, default=None, metavar="DIR",
                         help="where segmenter/IDM weights are looked for first (and cached when trained)")
+    parser.add_argument("--data", type=Path, default=None, metavar="STORE",
+                        help="revisit scoring on a recorded episode store (BlockWorld, or imported MineRL/VPT/video): "
+                        "the model rolls the recorded actions to each revisit of an earlier view and is scored "
+                        "against the recorded frame (worldmodel/probes/revisit.py)")
+    parser.add_argument("--max-revisits", type=int, default=40, metavar="N",
+                        help="--data: score at most N revisits (default 40; 10 with --quick)")
+    parser.add_argument("--revisit-by", choices=("pose", "camera"), default="pose",
+                        help="--data: find revisits from recorded poses where the store has them (default) or "
+                        "from the summed camera actions, as for footage without poses")
     parser.add_argument("--env", default=None, metavar="ID",
                         help="generic look-away-and-back probe on any Gymnasium env with the canonical camera action")
     parser.add_argument("--corruption", action="store_true",
@@ -135,6 +146,8 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
                           context=args.context or context or 12,
                           height=size[0] if size else 64, width=size[1] if size else 64,
                           fov_deg=float(getattr(getattr(model, "model", None), "fov_deg", 70.0)))
+        if args.data is not None:
+            return run_revisits(args, model, cfg, prog)
         if args.env is not None:
             from worldmodel.probes.generic import run_generic_cli
 
@@ -164,6 +177,37 @@ def main(argv: list[str], prog: str = "wm probe") -> int:
             print(f"action reader (IDM) macro-F1 on the true frames: {_num(reader['macro_f1_truth'])}")
     print(f"wrote {paths['results']} and {paths['report']} ({results['runtime_s']:.1f} s)")
     return 0 if results.get("corruption", {}).get("ok", True) else 1
+
+
+def run_revisits(args: argparse.Namespace, model: object, cfg: object, prog: str) -> int:
+    """`wm probe --data STORE`: revisit scoring; writes results.json and report.md into --out."""
+    import json
+
+    from worldmodel.checkpoint import write_atomic_text
+    from worldmodel.probes.auxstore import load_all
+    from worldmodel.probes.revisit import RevisitConfig, markdown, score_revisits
+
+    if args.model == "oracle":
+        raise ValueError("--data: the oracle needs BlockWorld scenarios; use a model, copy-last or frozen-first")
+    if not (args.data / "index.json").is_file() and not (args.data / "episodes").is_dir():
+        raise FileNotFoundError(f"--data {args.data}: not an episode store (no index.json or episodes/)")
+    rcfg = RevisitConfig(prompt_len=args.prompt, limit=10 if args.quick else args.max_revisits,
+                         use_pose=args.revisit_by == "pose")
+    aux = load_all(args.aux_dir, log=None if args.quiet else (lambda s: print(s, file=sys.stderr)))
+    start = time.time()
+    results = score_revisits(args.data, model, rcfg, aux.segmenter, args.seed)
+    results["model"], results["runtime_s"] = args.model, round(time.time() - start, 2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_atomic_text(args.out / "results.json", json.dumps(results, indent=1, allow_nan=False) + "\n")
+    write_atomic_text(args.out / "report.md", markdown(results, args.model))
+    if not args.quiet:
+        for name, m in results["metrics"].items():
+            raw = m["raw"]
+            print(f"revisit {name:<5} model {_num(raw.get('model'))} copy-last {_num(raw.get('copy_last'))} "
+                  f"earlier view {_num(raw.get('earlier_view'))} normalised {_num(m['normalised'])} "
+                  f"({results['n_revisits']} revisits)")
+    print(f"wrote {args.out / 'results.json'} and {args.out / 'report.md'} ({results['runtime_s']:.1f} s)")
+    return 0
 
 
 def _num(value: object) -> str:
