@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pygame
 import pytest
 import torch
+from pygame_events import display, post  # noqa: F401  (display: autouse fixture)
 
 from envs.actions import BUTTONS, noop_action
 from envs.blockworld.env import BlockWorldEnv
@@ -133,3 +135,25 @@ def test_memory_needs_geometry_heads():
     model.memory = True
     with pytest.raises(ValueError, match="geometry heads"):
         model.reset(np.zeros((1, 64, 64, 3), np.uint8))
+
+
+def test_m_shows_the_memory_map_in_the_viewer(remembering: WorldModel):
+    from worldmodel.dream.env import WorldModelEnv
+    from worldmodel.viewer.loop import ViewerLoop
+
+    def down(key: int) -> tuple[int, dict]:
+        return pygame.KEYDOWN, {"key": key, "mod": 0, "unicode": "", "scancode": 0}
+
+    env = WorldModelEnv(model=remembering, device="cpu", context_frames=2, render_mode="rgb_array")
+    loop = ViewerLoop(env, seed=0, scale=4, overlay=False)
+    loop.tick(post(down(pygame.K_d)))  # walk right a tick: the memory holds the prompt and what came since
+    loop.tick(post(down(pygame.K_p)))  # paused: only the map changes the frame
+    plain = loop.tick(post())
+    shown = loop.tick(post(down(pygame.K_m)))
+    corner = (slice(4, 84), slice(256 - 84, 252))
+    assert loop.show_map and not np.array_equal(shown[corner], plain[corner])
+    assert np.array_equal(shown[100:], plain[100:])  # the rest of the frame is untouched
+    image = env.memory_map()
+    assert image.shape == (96, 96, 3) and (image != 24).any(axis=-1).mean() > 0.01  # cells drawn around
+    hidden = loop.tick(post(down(pygame.K_m)))
+    assert not loop.show_map and np.array_equal(hidden, plain)

@@ -293,6 +293,13 @@ class WorldModel:
         frames = frames.reshape(-1, *self.frame_shape)
         self._engine.observe(self._encode(frames), frames)  # tokens (B, N)
 
+    def memory_map(self, world: int = 0) -> np.ndarray | None:
+        """What world `world` remembers, seen from above around the player, uint8 (96, 96, 3) (None: no memory
+        in this rollout). Real cells in their colour, made-up ones tinted violet, the player a white arrow."""
+        if self._engine is None or self._engine.memory is None:
+            return None
+        return self._engine.memory.map(world).cpu().numpy()
+
     def snapshot(self) -> WorldSnapshot:
         """Copy of the state (KV cache, newest frame, carried pixels, random states) to branch with restore()."""
         if self._engine is None:

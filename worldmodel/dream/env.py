@@ -116,6 +116,10 @@ class WorldModelEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         return {"step": self.steps, "episode_seed": self.seed_used}
 
+    def memory_map(self) -> np.ndarray | None:
+        """The model's memory seen from above (`WorldModel.memory_map`; None without a memory): `wm play`, M."""
+        return self.model.memory_map()
+
     # --- branching (the viewer's rewind uses the same names as BlockWorld's scripting API) ---
     def save_state(self) -> DreamState:
         """Copy of the episode (model KV cache and random states, step count, frame) for restore_state()."""

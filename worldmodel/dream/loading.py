@@ -23,9 +23,10 @@ CACHE_SIZE = 4
 
 def fork(model: WorldModel) -> WorldModel:
     """A new WorldModel sharing `model`'s weights and sampling settings but none of its rollout state."""
-    other = WorldModel(model.tokenizer, model.dynamics, model.config, model.device)
+    other = WorldModel(model.tokenizer, model.dynamics, model.config, model.device, model.geometry)
     other.temperature, other.top_k, other.decode_steps = model.temperature, model.top_k, model.decode_steps
-    other.decoding, other.fusion = model.decoding, model.fusion
+    other.decoding, other.fusion, other.memory = model.decoding, model.fusion, model.memory
+    other.memory_config = model.memory_config
     return other
 
 

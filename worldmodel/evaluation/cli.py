@@ -72,6 +72,9 @@ def _parser(prog: str, more_targets: tuple[str, ...] = ()) -> argparse.ArgumentP
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
         p.add_argument("--no-fusion", action="store_true",
                        help="decode the tokens alone even if the model has a frame-fusion net (WorldModel.fusion)")
+        p.add_argument("--no-memory", action="store_true",
+                       help="roll out without the spatial memory even if the model has geometry heads "
+                            "(WorldModel.memory)")
     train = sub.add_parser("train", help="training step time per precision, its breakdown and FLOP utilisation")
     train.add_argument("--target", required=True, choices=TARGETS + more_targets)
     train.add_argument("--size", default="bundled", choices=SIZES,
@@ -112,6 +115,7 @@ def _load_model(spec: str, args: argparse.Namespace, prog: str, hint: str = "") 
         print(f"{prog}: {error}{hint}", file=sys.stderr)
         return None
     wm.fusion = wm.fusion and not args.no_fusion
+    wm.memory = wm.memory and not args.no_memory
     cfg = wm.dynamics.cfg
     print(f"model {spec}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
           f"{cfg.context_frames} frames, {wm.dynamics.tokens} tokens/frame, {cfg.decode_steps} decode steps; "

@@ -30,6 +30,7 @@ from worldmodel.memory.camera import Camera
 from worldmodel.memory.geometry_heads import GeometryObjective, action_features
 from worldmodel.memory.pointmap import MemoryState, SpatialMemory
 from worldmodel.memory.splat import Recall
+from worldmodel.memory.top_down import top_down
 from worldmodel.memory.sky import SkyMap
 
 ATTACK, USE = 7, 8  # indices of the edit buttons in envs.actions.BUTTONS (a test checks they agree)
@@ -176,10 +177,13 @@ class WorldMemory:
         """What the worlds remember at their poses: real surfaces first, then the sky seen in that direction, then
         what the model made up earlier (made-up content never hides what was seen)."""
         real = self.cells.render(self.pose, self.time)
-        made_up = self.imagined.render(self.pose, self.time)
         sky_rgb, sky_known = self.sky.render(self.pose)
         sky = ~real.valid & sky_known
         use_real = real.valid | sky
+        if bool((use_real | self.hud).all()):  # everything in view was seen: nothing made up can show
+            return real._replace(rgb=torch.where(sky[..., None], sky_rgb, real.rgb), valid=use_real,
+                                 depth=torch.where(sky, torch.inf, real.depth))
+        made_up = self.imagined.render(self.pose, self.time)
         merged = Recall(*(torch.where(use_real[..., None] if x.ndim == 4 else use_real, x, y)
                           for x, y in zip(real, made_up)))
         return merged._replace(rgb=torch.where(sky[..., None], sky_rgb, merged.rgb), valid=merged.valid | sky,
@@ -198,18 +202,21 @@ class WorldMemory:
         self.before = (self.pose.clone(), self.last.clone(), camera.clone())
         self.lost |= ~known
         moving = buttons[:, MOVES].amax(1, keepdim=True) > 0  # (B, 1): standing still (turning) moves nothing
-        moved = move_pose(turn_pose(self.pose, camera), self.geometry.motion(self.last, action) * moving)
+        moved = turn_pose(self.pose, camera)
+        if bool(moving.any()):
+            moved = move_pose(moved, self.geometry.motion(self.last, action) * moving)
         self.pose = torch.where(known[:, None], moved, self.pose)
         recall = self._recall()
         editing = (buttons[:, ATTACK] > 0) | (buttons[:, USE] > 0)  # (B,)
         edited = editing[:, None, None] & self.edit_zone  # (B, H, W)
         trust = recall.valid & ~self.hud & ~edited & ~self.lost[:, None, None]
         shown = torch.where(trust[..., None], recall.rgb, predicted)
-        new = ~recall.valid | edited  # what the model made up: stored so that it stays
-        depth = torch.where(recall.valid & ~edited, recall.depth, self.depth(shown))
-        self._write(shown, self.pose, ~self.lost, depth, new & ~edited, real=False)
-        if bool(editing.any()):  # an edit is news about the world: it overwrites what was seen (newest wins)
-            self._write(shown, self.pose, ~self.lost & editing, depth, edited)
+        new = (~recall.valid | edited) & ~self.hud  # what the model made up: stored so that it stays
+        if bool((new & ~self.lost[:, None, None]).any()):
+            depth = torch.where(recall.valid & ~edited, recall.depth, self.depth(shown))
+            self._write(shown, self.pose, ~self.lost, depth, new & ~edited, real=False)
+            if bool(editing.any()):  # an edit is news about the world: it overwrites what was seen (newest wins)
+                self._write(shown, self.pose, ~self.lost & editing, depth, edited)
         self.last = shown
         self.time += 1
         return shown
@@ -227,6 +234,10 @@ class WorldMemory:
         self.last = frames
         self._write(frames, self.pose, ~self.lost)
         self.time += 1
+
+    def map(self, world: int = 0, size: int = 96, radius: float = 24.0) -> Tensor:
+        """uint8 (size, size, 3): world's memory seen from above around the player (`top_down.py`)."""
+        return top_down(self.cells.state, self.imagined.state, self.pose, world, size, radius)
 
     # ---------------------------------------------------------------------------------------------- state
     def snapshot(self) -> MemorySnapshot:

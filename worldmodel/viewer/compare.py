@@ -78,6 +78,10 @@ class CompareEnv(gym.Env):
         truth_obs, *_ = self.truth.step(action)
         return self._pair(truth_obs, dream_obs), reward, terminated, truncated, dict(info, psnr=self.last_psnr)
 
+    def memory_map(self) -> np.ndarray | None:
+        """The dream's memory seen from above (None without a memory)."""
+        return self.dream.memory_map()
+
     def status_lines(self) -> list[str]:
         """Overlay text: which side is which and the PSNR (now and averaged over the episode)."""
         mean = self.sum_psnr / max(self.count, 1)

@@ -36,7 +36,8 @@ class Control:
     hotbar: Mapping[int, str] = field(default_factory=dict)
     """pygame key -> the hotbar action it selects for one tick."""
     commands: Mapping[int, str] = field(default_factory=dict)
-    """pygame key -> a viewer command ("quit", "pause", "reset", "back", "forward", "bookmark", "branch", "help")."""
+    """pygame key -> a viewer command ("quit", "pause", "reset", "back", "forward", "bookmark", "branch", "help",
+    "map")."""
 
     def bound_keys(self) -> set[int]:
         """Every pygame key this row binds."""
@@ -64,6 +65,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("N", "branch: back to the bookmark, play on", commands={pygame.K_n: "branch"}),
     Control("R", "new episode (the dream: a new prompt)", commands={pygame.K_r: "reset"}),
     Control("H", "show / hide the help overlay", commands={pygame.K_h: "help"}),
+    Control("M", "show / hide the memory map", commands={pygame.K_m: "map"}),
     Control("Esc", "quit", commands={pygame.K_ESCAPE: "quit"}),
 )
 KEY_BUTTONS: dict[int, str] = {key: button for row in CONTROLS for key, button in row.buttons.items()}

@@ -85,7 +85,7 @@ class ViewerLoop:
         self.scale, self.auto_scale = int(scale or DEFAULT_SCALE), scale is None
         self.controls = controls or KeyboardControls()
         self.recorder, self.record_scale, self.overlay = recorder, int(record_scale), overlay
-        self.running, self.paused, self.show_help = True, False, False
+        self.running, self.paused, self.show_help, self.show_map = True, False, False, False
         self.task = env_task(env)  # None: the env has no task, so its reward is not shown
         self.steps = 0  # ticks since this episode began (R and episode ends reset it; rewind restores it)
         self.episodes = 0  # resets so far (the episode on screen is number episodes + 1)
@@ -140,6 +140,8 @@ class ViewerLoop:
                 self.reset()
             elif command == "help":
                 self.show_help = not self.show_help
+            elif command == "map":
+                self.show_map = not self.show_map
             else:
                 self.rewind_command(command)
         action = self.controls.action()
@@ -231,10 +233,25 @@ class ViewerLoop:
         pygame.surfarray.blit_array(self._small, self.image.transpose(1, 0, 2))  # surfarray is (W, H, 3)
         # pixel replication in C: 5x faster than numpy repeat + blit_array of the big frame
         pygame.transform.scale(self._small, self.surface.get_size(), self.surface)
+        if self.show_map:
+            self._draw_map()
         if self.overlay:
             self._text(self.hud_lines())
         if self.show_help:
             self.help.draw(self.surface)
+
+    def _draw_map(self) -> None:
+        """The env's memory map (`memory_map()`, dream envs with a spatial memory) in the top-right corner."""
+        source = getattr(self.env.unwrapped, "memory_map", None)
+        image = source() if callable(source) else None
+        if image is None:
+            self._say("M: this world keeps no memory map")
+            self.show_map = False
+            return
+        side = max(32, self.surface.get_height() // 3)
+        small = pygame.Surface((image.shape[1], image.shape[0]))
+        pygame.surfarray.blit_array(small, image.transpose(1, 0, 2))
+        self.surface.blit(pygame.transform.scale(small, (side, side)), (self.surface.get_width() - side - 4, 4))
 
     def hud_lines(self) -> list[str]:
         """The HUD text, top line first (hud.HUD_HELP says what each item means)."""
