@@ -12,6 +12,8 @@ ticks) and scores the model's frames against the truth (PSNR, dB):
   walk_loop    open loop: walk forward 15 ticks, turn 180, walk back 15, turn 180: the last frame against the
                truth (which equals the last prompt frame when nothing blocked the walk).
 
+--rss-steps N also rolls N steps open loop and reports resident memory at 10% and at the end (it must stay flat).
+
 Rows: the model with its memory (when it has geometry heads) and without. Seeds you did not tune on, please.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +106,25 @@ def walk_loop(model: WorldModel, seed: int) -> dict[str, float]:
 SCENARIOS = {"revisit": revisit, "consistency": consistency, "walk_loop": walk_loop}
 
 
+def rss_mb() -> float:
+    """Resident memory of this process, MB (Linux /proc)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def long_rollout(model: WorldModel, steps: int, seed: int = 0) -> dict[str, float]:
+    """Resident memory over a long open-loop roll (walk, turn, jump, break at random): it must stay flat."""
+    start(model, seed)
+    rng = np.random.default_rng(seed)
+    marks: dict[str, float] = {}
+    for t in range(steps):
+        buttons = {name: int(rng.random() < p) for name, p in (("forward", 0.6), ("jump", 0.1), ("attack", 0.1))}
+        model.step(action(float(rng.normal(0.0, 8.0)), **buttons))
+        if t + 1 in (steps // 10, steps):
+            marks["rss_mb_at_10pct" if t + 1 < steps else "rss_mb_at_end"] = rss_mb()
+    return marks | {"steps": steps}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="bundled", help="world model directory (default: the bundled model)")
@@ -110,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="BlockWorld seeds (default 2000-2007; the memory was tuned on 1001-1003)")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rss-steps", type=int, default=0,
+                        help="also roll this many steps open loop and report resident memory (flat = bounded)")
     parser.add_argument("--out", type=Path, help="write the per-seed results here as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -126,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(name, {})[scenario] = {"mean": mean, "min": low, "seeds": per_seed}
             print(f"{name:10s} {scenario:12s} " + "  ".join(f"{k} {v:6.2f} (min {low[k]:.2f})"
                                                           for k, v in mean.items()), flush=True)
+    if args.rss_steps:
+        model.memory = model.geometry is not None
+        results["long_rollout"] = long_rollout(model, args.rss_steps)
+        print("long rollout", json.dumps(results["long_rollout"]), flush=True)
     if args.out:
         args.out.write_text(json.dumps({"seeds": args.seeds, "results": results}, indent=2))
     return 0

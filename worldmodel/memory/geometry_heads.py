@@ -46,6 +46,9 @@ class GeometryConfig:
     """Weight of the sky/no-sky binary cross-entropy."""
     pose_weight: float = 1.0
     """Weight of the L1 translation loss (blocks per tick)."""
+    motion_blur: float = 0.0
+    """Share of training clips whose frame the motion net sees blurred to 8x8 blocks: open loop it looks at
+    frames the model made up, often blurry, and must then go by the action."""
 
     def validate(self) -> None:
         """Raise ValueError naming the offending key."""
@@ -124,6 +127,18 @@ def action_features(buttons: Tensor, camera: Tensor) -> Tensor:
     return torch.cat([buttons.float(), camera.float() / 10.0], -1)
 
 
+def blur_some(frames: Tensor, share: float) -> Tensor:
+    """uint8 frames (N, H, W, 3) with about `share` of them (at random) averaged over 8x8 blocks and smoothly
+    upsampled again."""
+    if share <= 0:
+        return frames
+    x = rearrange(frames.float(), "n h w c -> n c h w")
+    blurred = F.interpolate(F.avg_pool2d(x, 8), size=x.shape[-2:], mode="bilinear", align_corners=False)
+    blurred = rearrange(blurred.round().clamp(0, 255).to(torch.uint8), "n c h w -> n h w c")
+    pick = torch.rand(frames.shape[0], device=frames.device) < share
+    return torch.where(pick[:, None, None, None], blurred, frames)
+
+
 def yaw_frame_translation(pose: Tensor) -> Tensor:
     """Poses (..., L, 5) [x, y, z, yaw_deg, pitch_deg] -> the feet moves of the L-1 ticks (..., L-1, 3) as
     (forward, up, right) in the frame of the earlier view's yaw, on BlockWorld's axes (envs/blockworld/render.py
@@ -163,7 +178,7 @@ class GeometryObjective(nn.Module):
         action = action_features(buttons, camera).flatten(0, 1)  # (B*(L-1), 20)
         before = frames[:, :-1].flatten(0, 1)
         moved = self.odometry(before, frames[:, 1:].flatten(0, 1), action)
-        expected = self.motion(before, action)
+        expected = self.motion(blur_some(before, cfg.motion_blur) if self.training else before, action)
         true_move = yaw_frame_translation(batch["pose"].float()).flatten(0, 1)  # (B*(L-1), 3)
         motion_loss = (expected - true_move).abs().mean()
         pose_loss = (moved - true_move).abs().mean() + motion_loss

@@ -234,6 +234,10 @@ def _geometry(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
     from worldmodel.memory.geometry_heads import GeometryObjective
 
     module = GeometryObjective(run.model)
+    if run.init_from:
+        from worldmodel.checkpoint import load_module
+
+        load_module(module, Path(run.init_from) / "geometry.safetensors")
     return module, lambda _step_dir: module.export(Path(run.run_dir) / "geometry")
 
 

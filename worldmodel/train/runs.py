@@ -124,6 +124,8 @@ class GeometryRun:
     """Where clips come from (they must have depth and pose)."""
     model: GeometryConfig = field(default_factory=GeometryConfig)
     """The depth and odometry heads."""
+    init_from: str = ""
+    """Start from the heads exported in this directory (RUN_DIR/geometry of an earlier run; same sizes)."""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=2000, lr=1e-3, warmup_steps=50, media_every=0, num_workers=1))
     """Optimisation: 8 clips x 4 frames a step."""
