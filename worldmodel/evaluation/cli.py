@@ -119,7 +119,8 @@ def _load_model(spec: str, args: argparse.Namespace, prog: str, hint: str = "") 
     cfg = wm.dynamics.cfg
     print(f"model {spec}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
           f"{cfg.context_frames} frames, {wm.dynamics.tokens} tokens/frame, {cfg.decode_steps} decode steps; "
-          f"frame fusion {'on' if wm.fusion else 'off'}; device {wm.device}, {torch.get_num_threads()} threads")
+          f"frame fusion {'on' if wm.fusion else 'off'}, spatial memory {'on' if wm.memory else 'off'}; "
+          f"device {wm.device}, {torch.get_num_threads()} threads")
     return wm
 
 
