@@ -49,6 +49,8 @@ class MemoryConfig:
     """Vertical field of view of the frames (BlockWorld's default)."""
     edit_radius: float = 0.2
     """On attack / use, the prediction wins within this fraction of the image size around the crosshair."""
+    edit_ticks: int = 3
+    """... for this many ticks from the action (a model may show the edit a tick or two late)."""
     sky_threshold: float = 0.5
     """A pixel whose sky probability exceeds this has no surface (stored as nothing)."""
 
@@ -66,13 +68,15 @@ class MemorySnapshot:
     lost: Tensor
     before: tuple[Tensor, Tensor, Tensor] | None  # pose, frame, camera before the last open-loop step
     buttons: Tensor  # (B, 18) the buttons of the last open-loop step
+    edit_left: Tensor  # (B,) ticks an edit may still show
 
     def copy(self) -> MemorySnapshot:
         """An independent copy."""
         before = None if self.before is None else tuple(x.clone() for x in self.before)
         return MemorySnapshot(self.cells.clone(), self.imagined.clone(), (self.sky[0].clone(), self.sky[1].clone()),
                               self.pose.clone(),
-                              self.time.clone(), self.last.clone(), self.lost.clone(), before, self.buttons.clone())  # type: ignore[arg-type]
+                              self.time.clone(), self.last.clone(), self.lost.clone(), before, self.buttons.clone(),
+                              self.edit_left.clone())  # type: ignore[arg-type]
 
 
 def turn_pose(pose: Tensor, camera: Tensor) -> Tensor:
@@ -111,6 +115,7 @@ class WorldMemory:
         self.lost = torch.zeros(batch, dtype=torch.bool, device=device)
         self.before: tuple[Tensor, Tensor, Tensor] | None = None
         self.buttons = torch.zeros(batch, 18, device=device)
+        self.edit_left = torch.zeros(batch, dtype=torch.int64, device=device)  # ticks an edit may still show
         self.hud = self.cells.ignore
         self.edit_zone = self._edit_zone(height, width)
 
@@ -155,7 +160,7 @@ class WorldMemory:
         self.cells.reset_worlds(index)
         self.imagined.reset_worlds(index)
         self.sky.reset_worlds(index)
-        self.time[index], self.lost[index] = 0, False
+        self.time[index], self.lost[index], self.edit_left[index] = 0, False, 0
         self.pose[index] = 0.0
         if worlds is None:
             self.before = None
@@ -207,7 +212,9 @@ class WorldMemory:
             moved = move_pose(moved, self.geometry.motion(self.last, action) * moving)
         self.pose = torch.where(known[:, None], moved, self.pose)
         recall = self._recall()
-        editing = (buttons[:, ATTACK] > 0) | (buttons[:, USE] > 0)  # (B,)
+        pressed = (buttons[:, ATTACK] > 0) | (buttons[:, USE] > 0)  # (B,)
+        self.edit_left = torch.where(pressed, self.cfg.edit_ticks, (self.edit_left - 1).clamp_min(0))
+        editing = self.edit_left > 0  # an edit may show a few ticks after its action
         edited = editing[:, None, None] & self.edit_zone  # (B, H, W)
         trust = recall.valid & ~self.hud & ~edited & ~self.lost[:, None, None]
         shown = torch.where(trust[..., None], recall.rgb, predicted)
@@ -242,8 +249,8 @@ class WorldMemory:
     # ---------------------------------------------------------------------------------------------- state
     def snapshot(self) -> MemorySnapshot:
         """A copy of the state; `restore` it any number of times."""
-        return MemorySnapshot(self.cells.snapshot(), self.imagined.snapshot(), self.sky.state(), self.pose, self.time, self.last, self.lost,
-                              self.before, self.buttons).copy()
+        return MemorySnapshot(self.cells.snapshot(), self.imagined.snapshot(), self.sky.state(), self.pose,
+                              self.time, self.last, self.lost, self.before, self.buttons, self.edit_left).copy()
 
     def restore(self, snap: MemorySnapshot) -> None:
         """Return to a snapshot (which stays intact)."""
@@ -252,4 +259,4 @@ class WorldMemory:
         self.imagined.restore(snap.imagined)
         self.sky.load(snap.sky)
         self.pose, self.time, self.last, self.lost = snap.pose, snap.time, snap.last, snap.lost
-        self.before, self.buttons = snap.before, snap.buttons
+        self.before, self.buttons, self.edit_left = snap.before, snap.buttons, snap.edit_left
