@@ -134,7 +134,7 @@ def test_snapshot_restore_is_exact_with_memory(remembering: WorldModel):
 
 def test_memory_needs_geometry_heads():
     model = WorldModel.load()
-    model.memory = True
+    model.geometry, model.memory = None, True
     with pytest.raises(ValueError, match="geometry heads"):
         model.reset(np.zeros((1, 64, 64, 3), np.uint8))
 

@@ -51,6 +51,8 @@ class MemoryConfig:
     """On attack / use, the prediction wins within this fraction of the image size around the crosshair."""
     edit_ticks: int = 3
     """... for this many ticks from the action (a model may show the edit a tick or two late)."""
+    body_radius: float = 0.35
+    """Open loop the player stops this far (blocks) short of a remembered surface ahead (no walking into walls)."""
     sky_threshold: float = 0.5
     """A pixel whose sky probability exceeds this has no surface (stored as nothing)."""
 
@@ -69,6 +71,7 @@ class MemorySnapshot:
     before: tuple[Tensor, Tensor, Tensor] | None  # pose, frame, camera before the last open-loop step
     buttons: Tensor  # (B, 18) the buttons of the last open-loop step
     edit_left: Tensor  # (B,) ticks an edit may still show
+    ahead: Tensor  # (B,) free distance in front of the body in the newest frame (blocks)
 
     def copy(self) -> MemorySnapshot:
         """An independent copy."""
@@ -76,7 +79,7 @@ class MemorySnapshot:
         return MemorySnapshot(self.cells.clone(), self.imagined.clone(), (self.sky[0].clone(), self.sky[1].clone()),
                               self.pose.clone(),
                               self.time.clone(), self.last.clone(), self.lost.clone(), before, self.buttons.clone(),
-                              self.edit_left.clone())  # type: ignore[arg-type]
+                              self.edit_left.clone(), self.ahead.clone())  # type: ignore[arg-type]
 
 
 def turn_pose(pose: Tensor, camera: Tensor) -> Tensor:
@@ -116,8 +119,21 @@ class WorldMemory:
         self.before: tuple[Tensor, Tensor, Tensor] | None = None
         self.buttons = torch.zeros(batch, 18, device=device)
         self.edit_left = torch.zeros(batch, dtype=torch.int64, device=device)  # ticks an edit may still show
+        self.ahead = torch.full((batch,), math.inf, device=device)  # free distance in front of the body
+        self.body = self._body_zone(height, width)
         self.hud = self.cells.ignore
         self.edit_zone = self._edit_zone(height, width)
+
+    def _body_zone(self, height: int, width: int) -> Tensor:
+        """Bool (H, W): the pixels straight ahead of the body, from eye level down to the feet (a wall there
+        blocks a forward walk)."""
+        rows = torch.arange(height, device=self.device)[:, None] / height
+        cols = (torch.arange(width, device=self.device)[None, :] + 0.5) / width
+        return (rows >= 0.45) & (rows <= 0.8) & ((cols - 0.5).abs() <= 0.12)
+
+    def _free_ahead(self, depth: Tensor) -> Tensor:
+        """Free distance (B,) in front of the body from a view's depth (B, H, W) (inf where unknown or sky)."""
+        return torch.where(self.body, depth, torch.inf).flatten(1).amin(1)
 
     def _edit_zone(self, height: int, width: int) -> Tensor:
         """Bool (H, W): the pixels around the crosshair an edit may change."""
@@ -134,9 +150,10 @@ class WorldMemory:
         return torch.where(sky, math.inf, depth)
 
     def _write(self, frames: Tensor, pose: Tensor, worlds: Tensor | None = None, depth: Tensor | None = None,
-               mask: Tensor | None = None, real: bool = True) -> None:
+               mask: Tensor | None = None, real: bool = True) -> Tensor:
         """Store frames (B, H, W, 3) seen from pose (B, 5) now, in the worlds where `worlds` (B,) bool. Real
-        frames go into `cells` and clear what the model imagined along their rays; made-up ones into `imagined`."""
+        frames go into `cells` and clear what the model imagined along their rays; made-up ones into `imagined`.
+        Returns the depth used (B, H, W)."""
         depth = self.depth(frames) if depth is None else depth
         use = ~self.hud.expand_as(depth) if mask is None else mask & ~self.hud
         if worlds is not None:
@@ -145,6 +162,7 @@ class WorldMemory:
             self.imagined.clear(depth, pose, use)
         (self.cells if real else self.imagined).write(frames, depth, pose, self.time, use)
         self.sky.write(frames, use & torch.isinf(depth), pose)
+        return depth
 
     # ---------------------------------------------------------------------------------------------- start
     @torch.no_grad()
@@ -175,24 +193,26 @@ class WorldMemory:
                 pose = move_pose(turn_pose(pose, camera[:, i - 1].to(self.device)), move)
             self.pose[index] = pose
             self.last[index] = frames[:, i]
-            self._write(self.last, self.pose, chosen)
+            ahead = self._free_ahead(self._write(self.last, self.pose, chosen))
+            self.ahead[index] = ahead[index]
             self.time[index] += 1
 
-    def _recall(self) -> Recall:
+    def _recall(self) -> tuple[Recall, Tensor]:
         """What the worlds remember at their poses: real surfaces first, then the sky seen in that direction, then
-        what the model made up earlier (made-up content never hides what was seen)."""
+        what the model made up earlier (made-up content never hides what was seen); and the depth (B, H, W) of
+        the real surfaces alone (inf elsewhere)."""
         real = self.cells.render(self.pose, self.time)
         sky_rgb, sky_known = self.sky.render(self.pose)
         sky = ~real.valid & sky_known
         use_real = real.valid | sky
         if bool((use_real | self.hud).all()):  # everything in view was seen: nothing made up can show
             return real._replace(rgb=torch.where(sky[..., None], sky_rgb, real.rgb), valid=use_real,
-                                 depth=torch.where(sky, torch.inf, real.depth))
+                                 depth=torch.where(sky, torch.inf, real.depth)), real.depth
         made_up = self.imagined.render(self.pose, self.time)
         merged = Recall(*(torch.where(use_real[..., None] if x.ndim == 4 else use_real, x, y)
                           for x, y in zip(real, made_up)))
         return merged._replace(rgb=torch.where(sky[..., None], sky_rgb, merged.rgb), valid=merged.valid | sky,
-                               depth=torch.where(sky, torch.inf, merged.depth))
+                               depth=torch.where(sky, torch.inf, merged.depth)), real.depth
 
     # ----------------------------------------------------------------------------------------------- step
     @torch.no_grad()
@@ -209,9 +229,12 @@ class WorldMemory:
         moving = buttons[:, MOVES].amax(1, keepdim=True) > 0  # (B, 1): standing still (turning) moves nothing
         moved = turn_pose(self.pose, camera)
         if bool(moving.any()):
-            moved = move_pose(moved, self.geometry.motion(self.last, action) * moving)
+            move = self.geometry.motion(self.last, action) * moving
+            room = (self.ahead - self.cfg.body_radius).clamp_min(0.0)  # walls remembered ahead stop a walk
+            move[:, 0] = torch.minimum(move[:, 0], room)
+            moved = move_pose(moved, move)
         self.pose = torch.where(known[:, None], moved, self.pose)
-        recall = self._recall()
+        recall, real_depth = self._recall()
         pressed = (buttons[:, ATTACK] > 0) | (buttons[:, USE] > 0)  # (B,)
         self.edit_left = torch.where(pressed, self.cfg.edit_ticks, (self.edit_left - 1).clamp_min(0))
         editing = self.edit_left > 0  # an edit may show a few ticks after its action
@@ -225,6 +248,7 @@ class WorldMemory:
             if bool(editing.any()):  # an edit is news about the world: it overwrites what was seen (newest wins)
                 self._write(shown, self.pose, ~self.lost & editing, depth, edited)
         self.last = shown
+        self.ahead = self._free_ahead(real_depth)  # made-up walls do not stop a walk
         self.time += 1
         return shown
 
@@ -239,7 +263,7 @@ class WorldMemory:
             self.pose = torch.where(self.lost[:, None], self.pose, move_pose(turn_pose(pose, camera), move))
         self.time -= 1  # the observed frame replaces the step's frame at the same time
         self.last = frames
-        self._write(frames, self.pose, ~self.lost)
+        self.ahead = self._free_ahead(self._write(frames, self.pose, ~self.lost))
         self.time += 1
 
     def map(self, world: int = 0, size: int = 96, radius: float = 24.0) -> Tensor:
@@ -250,7 +274,8 @@ class WorldMemory:
     def snapshot(self) -> MemorySnapshot:
         """A copy of the state; `restore` it any number of times."""
         return MemorySnapshot(self.cells.snapshot(), self.imagined.snapshot(), self.sky.state(), self.pose,
-                              self.time, self.last, self.lost, self.before, self.buttons, self.edit_left).copy()
+                              self.time, self.last, self.lost, self.before, self.buttons, self.edit_left,
+                              self.ahead).copy()
 
     def restore(self, snap: MemorySnapshot) -> None:
         """Return to a snapshot (which stays intact)."""
@@ -259,4 +284,4 @@ class WorldMemory:
         self.imagined.restore(snap.imagined)
         self.sky.load(snap.sky)
         self.pose, self.time, self.last, self.lost = snap.pose, snap.time, snap.last, snap.lost
-        self.before, self.buttons, self.edit_left = snap.before, snap.buttons, snap.edit_left
+        self.before, self.buttons, self.edit_left, self.ahead = snap.before, snap.buttons, snap.edit_left, snap.ahead
