@@ -74,7 +74,7 @@ class RenderIDM:
     def _cost(self, frame: np.ndarray, target: np.ndarray) -> float:
         return float(np.abs(blur(frame) - target)[self.keep].mean())
 
-    def step(self, state: BlockWorldState, target: np.ndarray, first: int = 0) -> tuple[int, BlockWorldState]:
+    def match(self, state: BlockWorldState, target: np.ndarray, first: int = 0) -> tuple[int, BlockWorldState]:
         """Index of the candidate whose frame from `state` is closest to `target`, and the state it leads to.
         Tried in order: the no-op, `first`, the keys and one step size per turn direction, then the other step
         sizes of the best turn direction; an exact match ends the search, ties go to the lower index."""
@@ -114,7 +114,7 @@ class RenderIDM:
                 self._try(state, self.candidates[0])
                 state = self.env.save_state()
                 continue
-            last, state = self.step(state, frame, last)
+            last, state = self.match(state, frame, last)
             action = self.candidates[last]
             for k, name in enumerate(IDM_BUTTONS):
                 buttons[t, k] = float(action[name])
