@@ -1,4 +1,4 @@
-"""Make action-labelled gameplay footage from an engine that is not BlockWorld, to try `scripts/finetune.py` on.
+"""Make action-labelled gameplay footage from an engine that is not BlockWorld, to try `wm finetune` on.
 
     python scripts/finetune_footage.py data/raw_maze --clips 2 --seconds 37 --lag 2 --mouse-scale 0.1
 

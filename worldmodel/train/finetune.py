@@ -58,8 +58,10 @@ def parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads for training and bench (0: default)")
     p.add_argument("--held-out", type=positive(float), default=0.1, metavar="FRACTION",
                    help="fraction of the episodes held out (at least one)")
-    p.add_argument("--decoder-steps", type=int, default=400, help="decoder fine-tuning steps")
-    p.add_argument("--dynamics-steps", type=int, default=1500, help="dynamics fine-tuning steps")
+    p.add_argument("--decoder-steps", type=int, default=300, help="decoder fine-tuning steps (0.4 s each on one "
+                   "busy CPU thread)")
+    p.add_argument("--dynamics-steps", type=int, default=400, help="dynamics fine-tuning steps (2-2.5 s each on "
+                   "one busy CPU thread)")
     p.add_argument("--fov", type=positive(float), default=None, metavar="DEG",
                    help="horizontal field of view of the imported frames, for the frame-fusion net's warp "
                         "(BlockWorld: 70)")
@@ -108,7 +110,7 @@ def _train_args(args: argparse.Namespace, data: Path, minutes: float) -> list[st
     """Overrides both training stages share."""
     extra = shlex.split(args.train_args)
     return [f"data.path={data}", "data.split=train", "train.progress=false", f"train.threads={args.threads}",
-            f"train.max_minutes={max(0.5, minutes):.2f}", "train.num_workers=0", *extra]
+            f"train.max_minutes={max(0.5, minutes):.2f}", "train.num_workers=0", "train.warmup_steps=50", *extra]
 
 
 def _summary(path: Path) -> str:
