@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from envs.actions import noop_action  # noqa: E402
 from envs.blockworld.env import BlockWorldEnv  # noqa: E402
 from worldmodel.model import WorldModel  # noqa: E402
+from worldmodel.precision import PRECISIONS  # noqa: E402
 
 SIZE = 64
 
@@ -135,10 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-steps", type=int, default=0,
                         help="also roll this many steps open loop and report resident memory (flat = bounded)")
     parser.add_argument("--out", type=Path, help="write the per-seed results here as JSON")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="the step's nets in fp32, bf16 or auto (default: the model's own setting)")
+    parser.add_argument("--memory-only", action="store_true", help="skip the row without the memory")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = WorldModel.load(None if args.model == "bundled" else args.model)
-    rows = [True, False] if model.geometry is not None else [False]
+    if args.precision:
+        model.precision = args.precision
+    rows = ([True] if args.memory_only else [True, False]) if model.geometry is not None else [False]
     results: dict[str, Any] = {}
     for memory in rows:
         model.memory = memory

@@ -49,6 +49,7 @@ def session() -> dict[str, np.ndarray]:
 
     torch.set_num_threads(1)
     wm = WorldModel.load()
+    wm.precision = "fp32"  # recorded in fp32 (bf16 nets give other, equally good frames)
     wm.memory = False  # the frames recorded before the spatial memory existed (tests/test_world_memory.py has it)
     a, b = prompt_frames(3, 8), prompt_frames(11, 8)
     out: dict[str, np.ndarray] = {}

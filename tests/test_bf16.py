@@ -129,3 +129,16 @@ def test_cpu_probe_is_cached_and_keeps_the_threads() -> None:
     assert cpu_bf16_fast() is fast and torch.get_num_threads() == threads
     if "AVX512" not in torch.backends.cpu.get_cpu_capability():
         assert fast is False
+
+
+def test_inference_dtype_follows_precision(monkeypatch) -> None:
+    from worldmodel import precision as prec
+
+    cpu = torch.device("cpu")
+    assert prec.inference_dtype("fp32", cpu) is None and prec.inference_dtype("bf16", cpu) is torch.bfloat16
+    monkeypatch.setattr(prec, "cpu_bf16_fast", lambda: False)
+    assert prec.inference_dtype("auto", cpu) is None
+    monkeypatch.setattr(prec, "cpu_bf16_fast", lambda: True)
+    assert prec.inference_dtype("auto", cpu) is torch.bfloat16
+    with pytest.raises(ValueError, match="precision must be one of"):
+        prec.inference_dtype("fp16", cpu)

@@ -180,3 +180,21 @@ def test_memory_is_bounded_and_evicts_the_oldest() -> None:
     stored = memory.state.time[memory.state.key >= 0]
     assert memory.count().float().mean() > 0.5 * 1024
     assert stored.min() >= 150  # a full memory keeps the newest writes (each frame writes ~250 cells)
+
+
+def test_a_write_without_carving_keeps_what_its_view_sees_through(env: BlockWorldEnv) -> None:
+    """carve=False (made-up content) inserts only: a removed block stays in memory until a carving write."""
+    position = env.player.position.copy()
+    frame, depth, pose = _view(env, position, 30.0, 25.0)
+    forward = camera_rays(30.0, 25.0, SIZE, SIZE)[SIZE // 2, SIZE // 2]
+    _, cell, _, _ = raycast(env.voxels, env.player.eye(), forward, 20.0)
+    env.remove_block(cell)
+    after, after_depth, _ = _view(env, position, 30.0, 25.0)
+    changed = ((after_depth[0] - depth[0]).abs() > 0.2) & ~HUD
+    kept, carved = _memory(), _memory()
+    for memory, carve in ((kept, False), (carved, True)):
+        memory.write(frame, depth, pose, 0)
+        memory.write(after, after_depth, pose, 1, carve=carve)
+    near = lambda shown: ((shown.depth[0] - depth[0]).abs() < 0.05)[changed].float().mean()  # noqa: E731
+    assert near(kept.render(pose, 1)) >= 0.9  # the old surface still shows
+    assert near(carved.render(pose, 1)) <= 0.1

@@ -13,7 +13,7 @@ import torch
 
 import envs  # noqa: F401  (registers BlockWorld-v0)
 from worldmodel.dynamics import DynamicsConfig, DynamicsObjective
-from worldmodel.probes.adapters import CopyLast, WorldModelAdapter, load_model
+from worldmodel.probes.adapters import WorldModelAdapter, load_model
 from worldmodel.probes.auxstore import load_all
 from worldmodel.probes.cli import main
 from worldmodel.probes.config import SuiteConfig

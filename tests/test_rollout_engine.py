@@ -44,6 +44,7 @@ def test_fusion_training_sees_exactly_the_frames_a_player_sees(mode: str, fov: f
     trained = torch.stack([step.rendered.frames for step in trained], 1).numpy()  # (2, 4, H, W, 3)
 
     world.decoding, world.temperature = mode, 0.0
+    world.precision = "fp32"  # the objective here runs without autocast (training under bf16 autocast serves bf16)
     actions = [{"camera": camera[:, t].numpy()} for t in range(5)]
     prompt_actions = {**{key: np.zeros((2, 1), np.uint8) for key in BINARY_KEYS}, "camera": camera[:, :1].numpy()}
     world.reset(frames[:, :2].numpy(), prompt_actions)

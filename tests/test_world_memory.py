@@ -159,3 +159,24 @@ def test_m_shows_the_memory_map_in_the_viewer(remembering: WorldModel):
     assert image.shape == (96, 96, 3) and (image != 24).any(axis=-1).mean() > 0.01  # cells drawn around
     hidden = loop.tick(post(down(pygame.K_m)))
     assert not loop.show_map and np.array_equal(hidden, plain)
+
+
+def test_bf16_nets_recall_the_turned_away_view_like_fp32(remembering: WorldModel):
+    """precision=bf16 autocasts the step's nets: the recall (geometry in fp32) is as good as fp32's, and the same
+    seed still gives the same frames."""
+    env = BlockWorldEnv(width=64, height=64, max_episode_steps=0)
+    scores, frames = {}, {}
+    try:
+        for precision in ("fp32", "bf16", "bf16"):
+            remembering.precision = precision
+            _turned_prompt(remembering, env, 12, 30.0)
+            truth = [env.step(act(30.0))[0] for _ in range(4)]
+            out, _, _ = remembering.unroll([act(30.0)] * 4)
+            assert remembering._engine is not None
+            assert remembering._engine.dtype == (torch.bfloat16 if precision == "bf16" else None)
+            assert precision not in frames or np.array_equal(frames[precision], out)
+            frames[precision] = out
+            scores[precision] = np.mean([psnr(f, t) for f, t in zip(out, truth)])
+    finally:
+        remembering.precision = "fp32"
+    assert scores["bf16"] > 20.0 and abs(scores["bf16"] - scores["fp32"]) < 0.5, scores

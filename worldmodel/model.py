@@ -32,6 +32,7 @@ from worldmodel.dynamics.rollout import seeded_generators
 from worldmodel.dynamics.warp import CameraHint
 from worldmodel.memory.geometry_heads import GeometryObjective, load_geometry
 from worldmodel.memory.world_memory import MemoryConfig, WorldMemory
+from worldmodel.precision import inference_dtype
 from worldmodel.rollout import Engine, EngineSnapshot, Prompt, Sampling, Step
 
 
@@ -87,6 +88,10 @@ class WorldModel:
         """Keep a spatial memory (worldmodel/memory/): every frame shown or observed is placed in 3D with the
         geometry heads' depth and pose and shown again when the view returns. Needs the model's geometry heads
         (GEOMETRY_DIR = the model directory's geometry/). Read at reset."""
+        self.precision: str = "auto"
+        """"fp32", "bf16" or "auto" (bf16 where this machine runs it fast): the dtype the step's convolutional nets
+        (decoder, fusion, re-encoding, geometry heads) autocast to; token sampling and the memory's geometry stay
+        fp32. Read at reset."""
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | torch.device | None = "cpu",
@@ -140,7 +145,8 @@ class WorldModel:
             h, w = self.frame_shape[:2]
             memory = WorldMemory(self.geometry, h, w, batch, self.device, self.memory_config, ignore=self._hud())
         return Engine(self.tokenizer, self.dynamics, batch, self.device, self._generators,
-                      fusion=self._fusing(), camera_hint=self._hint is not None, memory=memory)
+                      fusion=self._fusing(), camera_hint=self._hint is not None, memory=memory,
+                      dtype=inference_dtype(self.precision, self.device))
 
     def _remembering(self) -> bool:
         """Whether rollouts keep a spatial memory: the model has geometry heads and `memory` is on."""

@@ -40,6 +40,7 @@ from worldmodel.evaluation.speed import bench_speed, speed_text
 from worldmodel.evaluation.train_speed import PRECISION_DTYPES
 from worldmodel.evaluation.train_targets import SIZES, TARGETS, TrainTarget
 from worldmodel.model import WorldModel
+from worldmodel.precision import PRECISIONS, inference_dtype
 
 
 def _parser(prog: str, more_targets: tuple[str, ...] = ()) -> argparse.ArgumentParser:
@@ -75,6 +76,9 @@ def _parser(prog: str, more_targets: tuple[str, ...] = ()) -> argparse.ArgumentP
         p.add_argument("--no-memory", action="store_true",
                        help="roll out without the spatial memory even if the model has geometry heads "
                             "(WorldModel.memory)")
+        p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                       help="the step's convolutional nets in fp32, bf16, or auto: bf16 where this machine runs it "
+                            "fast (WorldModel.precision)")
     train = sub.add_parser("train", help="training step time per precision, its breakdown and FLOP utilisation")
     train.add_argument("--target", required=True, choices=TARGETS + more_targets)
     train.add_argument("--size", default="bundled", choices=SIZES,
@@ -116,12 +120,18 @@ def _load_model(spec: str, args: argparse.Namespace, prog: str, hint: str = "") 
         return None
     wm.fusion = wm.fusion and not args.no_fusion
     wm.memory = wm.memory and not args.no_memory
+    wm.precision = args.precision
     cfg = wm.dynamics.cfg
     print(f"model {spec}: d_model {cfg.d_model}, {cfg.n_layers} layers, {cfg.n_heads} heads, context "
           f"{cfg.context_frames} frames, {wm.dynamics.tokens} tokens/frame, {cfg.decode_steps} decode steps; "
           f"frame fusion {'on' if wm.fusion else 'off'}, spatial memory {'on' if wm.memory else 'off'}; "
-          f"device {wm.device}, {torch.get_num_threads()} threads")
+          f"device {wm.device}, {torch.get_num_threads()} threads, nets in {_precision_name(wm)}")
     return wm
+
+
+def _precision_name(wm: WorldModel) -> str:
+    """What the model's step nets run in: 'fp32' or 'bf16' (resolving 'auto' on this machine)."""
+    return "bf16" if inference_dtype(wm.precision, wm.device) is not None else "fp32"
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:

@@ -119,17 +119,20 @@ class SpatialMemory:
         self.state.time[index] = 0
 
     # ------------------------------------------------------------------------------------------------ write
-    def write(self, frames: Tensor, depth: Tensor, pose: Tensor, t: int | Tensor, mask: Tensor | None = None
-              ) -> None:
+    def write(self, frames: Tensor, depth: Tensor, pose: Tensor, t: int | Tensor, mask: Tensor | None = None,
+              carve: bool = True) -> None:
         """Store frames uint8 (B, H, W, 3) seen with depth (B, H, W) (euclidean along the ray; inf, nan or <= 0:
         no surface) from pose (B, 5) at time t (int or (B,)); mask (B, H, W) bool limits the pixels used
-        (default all but `ignore`). Carves the free space the view sees through, then inserts its cells."""
+        (default all but `ignore`). Carves the free space the view sees through (unless carve=False: pixels where
+        nothing stored shows, e.g. made-up content filling what the memory could not recall, have nothing in
+        front of them to carve), then inserts its cells."""
         dev = self.device
         frames, pose = frames.to(dev), pose.to(dev, torch.float32)
         depth = depth.to(dev, torch.float32)
         times = _times(t, self.batch, dev)
         surface, seen = self._seen(depth, mask)
-        self._carve(pose, seen)
+        if carve:
+            self._carve(pose, seen)
         # float64: a point pushed 1e-3 past a face must land in the cell behind it at any distance
         rays = self.camera.rays(pose.double())  # (B, H, W, 3)
         eye = self.camera.eye(pose.double())[:, None, None].expand_as(rays)

@@ -31,6 +31,7 @@ from worldmodel.memory.geometry_heads import GeometryObjective, action_features
 from worldmodel.memory.pointmap import MemoryState, SpatialMemory
 from worldmodel.memory.splat import Recall
 from worldmodel.memory.top_down import top_down
+from worldmodel.precision import nets_autocast
 from worldmodel.memory.sky import SkyMap
 
 ATTACK, USE = 7, 8  # indices of the edit buttons in envs.actions.BUTTONS (a test checks they agree)
@@ -123,6 +124,7 @@ class WorldMemory:
         self.body = self._body_zone(height, width)
         self.hud = self.cells.ignore
         self.edit_zone = self._edit_zone(height, width)
+        self.dtype: torch.dtype | None = None  # autocast of the geometry heads (bf16 inference; None = fp32)
 
     def _body_zone(self, height: int, width: int) -> Tensor:
         """Bool (H, W): the pixels straight ahead of the body, from eye level down to the feet (a wall there
@@ -145,9 +147,16 @@ class WorldMemory:
     @torch.no_grad()
     def depth(self, frames: Tensor) -> Tensor:
         """Depth (B, H, W) of frames uint8 (B, H, W, 3) from the depth net (inf where it sees sky)."""
-        depth, sky_logit = self.geometry.depth(frames.to(self.device))
+        with nets_autocast(self.device, self.dtype):
+            depth, sky_logit = self.geometry.depth(frames.to(self.device))
+        depth, sky_logit = depth.float(), sky_logit.float()
         sky = torch.sigmoid(sky_logit) > self.cfg.sky_threshold
         return torch.where(sky, math.inf, depth)
+
+    def _odometry(self, before: Tensor, after: Tensor, action: Tensor) -> Tensor:
+        """The move (B, 3) between two real frames (B, H, W, 3) under action features (B, 20), from the odometry net."""
+        with nets_autocast(self.device, self.dtype):
+            return self.geometry.odometry(before, after, action).float()
 
     def _write(self, frames: Tensor, pose: Tensor, worlds: Tensor | None = None, depth: Tensor | None = None,
                mask: Tensor | None = None, real: bool = True) -> Tensor:
@@ -160,7 +169,9 @@ class WorldMemory:
             use = use & worlds[:, None, None]
         if real:
             self.imagined.clear(depth, pose, use)
-        (self.cells if real else self.imagined).write(frames, depth, pose, self.time, use)
+        # made-up content fills only pixels where nothing stored showed: nothing in front of it to carve (measured:
+        # carving there removed no cell in 150 made-up writes), which saves a third of a step's memory work
+        (self.cells if real else self.imagined).write(frames, depth, pose, self.time, use, carve=real)
         self.sky.write(frames, use & torch.isinf(depth), pose)
         return depth
 
@@ -189,7 +200,7 @@ class WorldMemory:
         for i in range(t):
             if i:
                 action = action_features(buttons[:, i - 1], camera[:, i - 1]).to(self.device)
-                move = self.geometry.odometry(frames[:, i - 1], frames[:, i], action)
+                move = self._odometry(frames[:, i - 1], frames[:, i], action)
                 pose = move_pose(turn_pose(pose, camera[:, i - 1].to(self.device)), move)
             self.pose[index] = pose
             self.last[index] = frames[:, i]
@@ -229,7 +240,8 @@ class WorldMemory:
         moving = buttons[:, MOVES].amax(1, keepdim=True) > 0  # (B, 1): standing still (turning) moves nothing
         moved = turn_pose(self.pose, camera)
         if bool(moving.any()):
-            move = self.geometry.motion(self.last, action) * moving
+            with nets_autocast(self.device, self.dtype):
+                move = self.geometry.motion(self.last, action).float() * moving
             room = (self.ahead - self.cfg.body_radius).clamp_min(0.0)  # walls remembered ahead stop a walk
             move[:, 0] = torch.minimum(move[:, 0], room)
             moved = move_pose(moved, move)
@@ -259,7 +271,7 @@ class WorldMemory:
         frames = frames.to(self.device)
         if self.before is not None:
             pose, before, camera = self.before
-            move = self.geometry.odometry(before, frames, action_features(self.buttons, camera))
+            move = self._odometry(before, frames, action_features(self.buttons, camera))
             self.pose = torch.where(self.lost[:, None], self.pose, move_pose(turn_pose(pose, camera), move))
         self.time -= 1  # the observed frame replaces the step's frame at the same time
         self.last = frames

@@ -111,7 +111,6 @@ def score(runs: list[TruthRun], preds: Preds, measure: Measure, cfg: SuiteConfig
     curves: dict[str, dict[str, list[list[float]]]] = {"idle": {}, "explore": {}}
     for j, run in enumerate(runs):
         kind = run.scenario.tags["kind"]
-        p = run.prompt_len
         idx = scored_frames(run)
         scores = {row: measure.frame_scores(run, clips[j], idx) for row, clips in preds.items()}
         key = "changed_ids" if kind == "explore" else "ids"

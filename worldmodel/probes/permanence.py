@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from envs.blockworld import blocks as B
 from worldmodel.probes.config import SuiteConfig
 from worldmodel.probes.famutil import Preds, Table, add_regions, centroid, declare_regions, dilate, make_strip, spread
 from worldmodel.probes.measure import Measure

@@ -22,6 +22,7 @@ from worldmodel.dynamics.rollout import Rollout, RolloutSnapshot
 from worldmodel.dynamics.warp import CameraHint
 from worldmodel.fusion.state import FusionState
 from worldmodel.memory.world_memory import MemorySnapshot, WorldMemory
+from worldmodel.precision import nets_autocast
 from worldmodel.rollout.render import Rendered, render
 
 MODES = ("sample", "mean")
@@ -89,7 +90,8 @@ class Engine:
 
     def __init__(self, tokenizer: nn.Module, dynamics: DynamicsModel, batch: int, device: torch.device,
                  generators: list[torch.Generator] | None = None, fusion: bool = False,
-                 camera_hint: bool = True, memory: WorldMemory | None = None) -> None:
+                 camera_hint: bool = True, memory: WorldMemory | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         if fusion and getattr(tokenizer, "fusion", None) is None:
             raise ValueError("fusion=True but this model's tokenizer has no fusion net (train one: wm train fusion)")
         self.tokenizer, self.dynamics, self.fusion = tokenizer, dynamics, fusion
@@ -99,6 +101,9 @@ class Engine:
         self.view: Tensor | None = None  # (B, H, W, 3) uint8 newest shown frame, for the camera hint
         self.carried: FusionState | None = None  # pixels the fusion carries into the next frame
         self.memory = memory  # what the worlds have shown, placed in 3D (worldmodel/memory/world_memory.py)
+        self.dtype = dtype  # autocast of the convolutional nets (decoder, fusion, encoder, geometry heads); None = fp32
+        if memory is not None:
+            memory.dtype = dtype
 
     @property
     def batch(self) -> int:
@@ -107,7 +112,8 @@ class Engine:
 
     def _render_newest(self) -> Tensor:
         """Decode the newest frame without fusion (after priming or observing) -> uint8 (B, H, W, 3)."""
-        return render(self.tokenizer, self.tokens.last, self.tokens.soft, self.dynamics.grid[0]).frames
+        return render(self.tokenizer, self.tokens.last, self.tokens.soft, self.dynamics.grid[0],
+                      dtype=self.dtype).frames
 
     def prime(self, tokens: Tensor, cond: Tensor, hints: Hint | None, newest: Tensor | None = None,
               render_view: bool = True, prompt: Prompt | None = None) -> Tensor | None:
@@ -136,7 +142,7 @@ class Engine:
                 raise ValueError("an engine with a spatial memory starts from the real prompt (prompt=)")
             self.memory.start(prompt.frames, prompt.buttons, prompt.camera, worlds)
         self.tokens.prime_worlds(worlds, tokens, cond, hints)
-        view = render(self.tokenizer, tokens[:, -1], None, self.dynamics.grid[0]).frames
+        view = render(self.tokenizer, tokens[:, -1], None, self.dynamics.grid[0], dtype=self.dtype).frames
         if self.carried is not None:
             self.carried = self.carried.restart(worlds, newest)
         if self.view is not None:
@@ -166,7 +172,8 @@ class Engine:
         rendered = None
         if render_frame or self.hinter is not None or self.memory is not None:
             turn = camera * known[:, None]  # unknown actions: no turn
-            rendered = render(self.tokenizer, tokens, self.tokens.soft, self.dynamics.grid[0], self.carried, turn)
+            rendered = render(self.tokenizer, tokens, self.tokens.soft, self.dynamics.grid[0], self.carried, turn,
+                              self.dtype)
             if self.memory is not None:
                 tokens = self._recall(rendered, buttons, camera, known)
             if self.carried is not None:
@@ -183,7 +190,9 @@ class Engine:
             raise ValueError("an engine with a spatial memory steps with the action's buttons (buttons=)")
         assert self.memory is not None
         rendered.frames = self.memory.step(rendered.frames, buttons, camera, known)
-        grid = self.tokenizer.encode(rendered.frames.to(next(self.tokenizer.parameters()).device))  # (B, h, w)
+        device = next(self.tokenizer.parameters()).device
+        with nets_autocast(device, self.dtype):
+            grid = self.tokenizer.encode(rendered.frames.to(device))  # (B, h, w)
         tokens = grid.flatten(1)  # (B, N)
         self.tokens.observe(tokens)
         return tokens

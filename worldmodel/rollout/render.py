@@ -14,6 +14,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from worldmodel.fusion.state import FusionState
+from worldmodel.precision import nets_autocast
 from worldmodel.tokenizer.model import float_to_frames
 
 
@@ -41,19 +42,23 @@ def token_codes(tokenizer: nn.Module, tokens: Tensor, soft: Tensor | None, grid_
 
 
 def render(tokenizer: nn.Module, tokens: Tensor, soft: Tensor | None, grid_h: int,
-           carried: FusionState | None = None, camera_deg: Tensor | None = None) -> Rendered:
+           carried: FusionState | None = None, camera_deg: Tensor | None = None,
+           dtype: torch.dtype | None = None) -> Rendered:
     """Render tokens (B, N) (or their distribution soft (B, N, V)) as frames.
 
     With `carried` (a tokenizer with a fusion net, fusion on) and the action's camera turn camera_deg (B, 2), the
     decoded frame is fused with the carried pixels; the caller advances `carried` with the result. The decoder is
-    frozen here (no gradient); the fusion net follows the ambient grad mode (on for fusion training)."""
+    frozen here (no gradient); the fusion net follows the ambient grad mode (on for fusion training). dtype: autocast
+    the decoder and fusion net to it (bf16 inference; None = fp32); the frame comes back in fp32."""
     device = next(tokenizer.parameters()).device
     codes = token_codes(tokenizer, tokens.to(device), None if soft is None else soft.to(device), grid_h).to(device)
-    with torch.no_grad():
-        decoded = tokenizer.decode_float(codes)  # (B, 3, H, W)
+    with torch.no_grad(), nets_autocast(device, dtype):
+        decoded = tokenizer.decode_float(codes).float()  # (B, 3, H, W)
     image, weight = decoded, None
     if carried is not None:
         if camera_deg is None:
             raise ValueError("fusing a frame needs the camera turn of the action that led to it")
-        image, weight = tokenizer.fusion(decoded, codes, carried.inputs(camera_deg, device))
+        with nets_autocast(device, dtype):
+            image, weight = tokenizer.fusion(decoded, codes, carried.inputs(camera_deg, device))
+        image, weight = image.float(), weight.float()
     return Rendered(float_to_frames(image.detach()), image, decoded, codes, weight)

@@ -85,7 +85,7 @@ class Tokenizer(nn.Module):
 
     def encode_float(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 3, H, W) in [-1, 1] -> (codes (B, D, h, w) in [-1, 1] with straight-through grads, tokens (B, h, w))."""
-        codes = self.quantizer(self.encoder(x))
+        codes = self.quantizer(self.encoder(x).float())  # fp32 rounding, also under bf16 autocast
         return codes, self.quantizer.codes_to_indices(codes.detach())
 
     def decode_float(self, codes: Tensor) -> Tensor:

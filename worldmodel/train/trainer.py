@@ -8,8 +8,6 @@ when launched by torchrun (gloo on CPU, nccl on CUDA). Checkpoint layout: see wo
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import sys
 import time
@@ -24,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from tqdm import tqdm
 
 from worldmodel.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_json
+from worldmodel.precision import autocast, cpu_bf16_fast
 from worldmodel.train.config import TrainConfig
 from worldmodel.train.distributed import DistInfo, barrier, cleanup, init_distributed
 from worldmodel.train.runlock import ForkSafeRunLock
@@ -37,33 +36,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-@functools.cache
-def cpu_bf16_fast() -> bool:
-    """Whether this CPU multiplies bf16 matrices much faster than fp32 ones: torch's CPU capability names AVX-512 or
-    AMX, and a tiny timed probe (256x256 matmuls on one thread, best of 5, about 10 ms once per process) runs bf16
-    at least 1.3x faster. AVX-512 CPUs without the bf16 instructions emulate bf16 and fail the probe."""
-    capability = torch.backends.cpu.get_cpu_capability()
-    if "AVX512" not in capability and "AMX" not in capability:
-        return False
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        a = torch.randn(256, 256)
-        seconds = {}
-        for dtype in (torch.float32, torch.bfloat16):
-            x = a.to(dtype)
-            x @ x  # warm up (first call allocates and picks the kernel)
-            times = []
-            for _ in range(5):
-                start = time.perf_counter()
-                x @ x
-                times.append(time.perf_counter() - start)
-            seconds[dtype] = min(times)
-    finally:
-        torch.set_num_threads(threads)
-    return seconds[torch.bfloat16] * 1.3 <= seconds[torch.float32]
-
-
 def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
     """The dtype the training forward autocasts to on `device` (None: plain fp32), from cfg.precision and cfg.amp.
     Weights, gradients and optimizer state stay fp32 either way; bf16 has fp32's range, so no loss scaling."""
@@ -72,13 +44,6 @@ def autocast_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None
     if cfg.precision == "bf16" or device.type == "cuda" or (device.type == "cpu" and cpu_bf16_fast()):
         return torch.bfloat16
     return None
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
-    """Autocast to `dtype` on `device` (a training forward), or nothing for None (fp32)."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.AdamW:
