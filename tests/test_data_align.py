@@ -48,6 +48,7 @@ def test_align_auto_finds_the_lag_and_check_agrees(late_log: tuple[Path, np.ndar
     lag = episode["meta"]["lag"]
     assert abs(lag - 3) <= 1 and episode["meta"]["align"] == "auto" and episode["meta"]["import"]["align"] == "auto"
     assert episode["meta"]["align_correlation"] > episode["meta"]["align_correlation_at_zero"]
+    assert "turns-" in report.summary() and f"actions lag {lag:+d} frames" in report.summary()
     assert len(episode["actions"]["camera"]) == TICKS - lag and episode["frames"].shape[0] == TICKS - lag + 1
     if lag == 3:  # step t of the episode is the true turn t
         assert np.allclose(episode["actions"]["camera"], camera[:TICKS - 3], atol=1e-4)

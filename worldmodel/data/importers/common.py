@@ -32,6 +32,7 @@ class ImportReport:
     existing: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     damaged: list[tuple[str, str]] = field(default_factory=list)  # (episode file, reason), left out of the index
+    aligned: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (episode, lag metadata) of --align
     frames: int = 0
     seconds: float = 0.0
 
@@ -40,6 +41,9 @@ class ImportReport:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
         lines = [f"imported {len(self.written)} episode(s), {self.frames} frames in {self.seconds:.1f} s "
                  f"({rate:.0f} frames/s); {len(self.existing)} already present (resumed)"]
+        for name, meta in self.aligned:
+            lines.append(f"  {name}: actions lag {meta['lag']:+d} frames (correlation {meta['align_correlation']:.2f}; "
+                         f"{meta['align_correlation_at_zero']:.2f} at 0), trimmed to match")
         if self.failed:
             lines.append(f"skipped {len(self.failed)} source(s):")
             lines += [f"  {source}: {reason}" for source, reason in self.failed]
@@ -140,6 +144,11 @@ def run_import(items: list[tuple[str, Path]], out: Path, convert: Converter, des
         try:
             report.frames += convert(source, episode_path(out, name), settings)
             report.written.append(name)
+            reader = EpisodeReader(episode_path(out, name))
+            meta = reader.meta
+            reader.close()
+            if meta.get("align") == "auto" and meta.get("align_correlation") is not None:
+                report.aligned.append((name, meta))
         except (ValueError, OSError) as error:
             report.failed.append((str(source), str(error)))
         except (TypeError, KeyError, IndexError, AttributeError) as error:  # malformed input the checks missed
