@@ -11,7 +11,7 @@ from pygame_events import display, post  # noqa: F401  (display: autouse fixture
 from envs.actions import BUTTONS, noop_action
 from envs.blockworld.env import BlockWorldEnv
 from worldmodel.memory.camera import Camera
-from worldmodel.memory.geometry_heads import GeometryConfig, GeometryObjective, yaw_frame_translation
+from worldmodel.memory.geometry_heads import GeometryConfig, GeometryObjective, blur_frames, yaw_frame_translation
 from worldmodel.memory.sky import SkyMap
 from worldmodel.memory.world_memory import ATTACK, MOVES, USE, WorldMemory, move_pose, turn_pose
 from worldmodel.model import WorldModel
@@ -87,6 +87,26 @@ def test_edits_win_around_the_crosshair_and_are_stored():
         memory.step(red, torch.zeros(1, 18), torch.zeros(1, 2), torch.ones(1, dtype=torch.bool))
     again = memory.step(torch.zeros_like(red), torch.zeros(1, 18), torch.zeros(1, 2), torch.ones(1, dtype=torch.bool))
     assert float(again[centre][..., 0].float().mean()) > 200  # ... and after it, the edit stays
+
+
+def test_the_motion_net_goes_by_the_action_when_the_view_ahead_is_made_up():
+    """Open loop into a turned-to view nothing real covers: the motion net reads the blurred frame (made_up_ahead);
+    after a real frame is observed, the frame itself."""
+    memory = WorldMemory(still_geometry(), 32, 32, 1, torch.device("cpu"))
+    seen: list[torch.Tensor] = []
+    motion = memory.geometry.motion.forward
+    memory.geometry.motion.forward = lambda frame, action: (seen.append(frame.clone()), motion(frame, action))[1]
+    frames = torch.randint(0, 255, (1, 2, 32, 32, 3), dtype=torch.uint8)
+    memory.start(frames, torch.zeros(1, 1, 18), torch.zeros(1, 1, 2))
+    forward, known = torch.zeros(1, 18), torch.ones(1, dtype=torch.bool)
+    forward[0, MOVES.start] = 1
+    away = memory.step(frames[:, 1], torch.zeros(1, 18), torch.tensor([[0.0, 180.0]]), known)  # nothing seen there
+    assert float(memory.seen_ahead[0]) < 0.5
+    memory.step(frames[:, 1], forward, torch.zeros(1, 2), known)
+    assert torch.equal(seen[-1], blur_frames(away))
+    memory.observe(frames[:, 0])
+    memory.step(frames[:, 1], forward, torch.zeros(1, 2), known)
+    assert torch.equal(seen[-1], frames[:, 0])
 
 
 @pytest.fixture(scope="module")

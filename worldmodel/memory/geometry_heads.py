@@ -127,16 +127,20 @@ def action_features(buttons: Tensor, camera: Tensor) -> Tensor:
     return torch.cat([buttons.float(), camera.float() / 10.0], -1)
 
 
-def blur_some(frames: Tensor, share: float) -> Tensor:
-    """uint8 frames (N, H, W, 3) with about `share` of them (at random) averaged over 8x8 blocks and smoothly
-    upsampled again."""
-    if share <= 0:
-        return frames
+def blur_frames(frames: Tensor) -> Tensor:
+    """uint8 frames (N, H, W, 3) averaged over 8x8 blocks and smoothly upsampled again: what a made-up frame
+    looks like to the motion net (see `blur_some`)."""
     x = rearrange(frames.float(), "n h w c -> n c h w")
     blurred = F.interpolate(F.avg_pool2d(x, 8), size=x.shape[-2:], mode="bilinear", align_corners=False)
-    blurred = rearrange(blurred.round().clamp(0, 255).to(torch.uint8), "n c h w -> n h w c")
+    return rearrange(blurred.round().clamp(0, 255).to(torch.uint8), "n c h w -> n h w c")
+
+
+def blur_some(frames: Tensor, share: float) -> Tensor:
+    """uint8 frames (N, H, W, 3) with about `share` of them (at random) blurred by `blur_frames`."""
+    if share <= 0:
+        return frames
     pick = torch.rand(frames.shape[0], device=frames.device) < share
-    return torch.where(pick[:, None, None, None], blurred, frames)
+    return torch.where(pick[:, None, None, None], blur_frames(frames), frames)
 
 
 def yaw_frame_translation(pose: Tensor) -> Tensor:
