@@ -48,6 +48,7 @@ def test_rollout_context_is_the_world_models_mean_field_rollout(tmp_path, fov: f
 
     world = WorldModel.load(objective.export(tmp_path / "model"))
     world.decoding = "mean"
+    world.precision = "fp32"  # training's rollout runs fp32; the train == serve check compares like with like
     frames = batch["frames"].numpy()
     acts = [{key: value[:, t].numpy() for key, value in batch["actions"].items()} for t in range(5)]
     start = context.shape[1] - depth
