@@ -247,3 +247,20 @@ def test_context_noise_corrupts_the_trunk_input_only_in_training() -> None:
     assert torch.equal(clean._corrupt(tokens), tokens)
     with pytest.raises(ValueError, match="context_noise"):
         DynamicsConfig(**{**TINY, "context_noise": 1.5})
+
+
+@pytest.mark.parametrize("frames, window", [(5, 5), (6, 3)])
+def test_per_frame_attention_equals_the_dense_window_mask_forward_and_backward(frames: int, window: int) -> None:
+    from worldmodel.dynamics.transformer import FrameWindow, frame_window_attention, window_mask
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, frames * 4, 8, generator=g, requires_grad=True) for _ in range(3))
+    grad = torch.randn(2, 3, frames * 4, 8, generator=g)
+    fast = frame_window_attention(q, k, v, FrameWindow(frames, 4, window))
+    fast_grads = torch.autograd.grad(fast, (q, k, v), grad)
+    dense = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=window_mask(frames, 4, window))
+    dense_grads = torch.autograd.grad(dense, (q, k, v), grad)
+    torch.testing.assert_close(fast, dense, atol=1e-5, rtol=1e-5)
+    for a, b in zip(fast_grads, dense_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert torch.equal(FrameWindow(frames, 4, window).dense(torch.device("cpu")), window_mask(frames, 4, window))

@@ -280,6 +280,8 @@ def test_wm_train_dynamics_cli_exports_a_world_model(tmp_path) -> None:
     assert latest_checkpoint(run_dir).name == "step_00000003"
     assert (run_dir / "world_model" / "config.json").is_file()
     assert (run_dir / "world_model" / "dynamics.safetensors").is_file()
+    cached = list((run_dir / "tokens").glob("*/*.npy"))  # token_cache=true (default): the store encoded once
+    assert cached and len(cached) == len(list((tmp_path / "store" / "episodes").glob("*")))
 
 
 def test_freeze_encoder_trains_the_decoder_and_keeps_the_tokens(tmp_path, capsys) -> None:

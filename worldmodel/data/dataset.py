@@ -16,6 +16,7 @@ from envs.actions import ACTION_KEYS, BINARY_KEYS
 from worldmodel.data.index import episodes_dir, read_index
 from worldmodel.data.split import filter_split
 from worldmodel.data.store import EpisodeReader, load_episode
+from worldmodel.data.token_cache import cache_path
 
 MAX_OPEN_FILES = 64
 
@@ -118,6 +119,16 @@ class ClipDataset(Dataset):
             self._a += 1
         self._readers: OrderedDict[Path, EpisodeReader] = OrderedDict()
         self._pid = os.getpid()
+        self.tokens: Path | None = None  # a token cache directory (`use_tokens`)
+
+    def use_tokens(self, directory: str | os.PathLike) -> None:
+        """Add `tokens` (L, N) int64 to every clip from a token cache (worldmodel/data/token_cache.py) that holds
+        every episode of this dataset."""
+        directory = Path(directory)
+        missing = [f.name for f in self.files if not cache_path(directory, f).exists()]
+        if missing:
+            raise FileNotFoundError(f"token cache {directory}: no tokens for {missing[:3]} ({len(missing)} episodes)")
+        self.tokens = directory
 
     def __len__(self) -> int:
         return self.size
@@ -186,6 +197,9 @@ class ClipDataset(Dataset):
             "terminated": _padded(reader.array("terminated", cache=True)[steps], pad),
             "valid": torch.arange(self.clip_len - 1) < self.clip_len - 1 - pad,
         }
+        if self.tokens is not None:
+            tokens = np.load(cache_path(self.tokens, path), mmap_mode="r")[start:stop]  # (l, N) int16
+            item["tokens"] = _padded(tokens.astype(np.int64), pad, repeat=True)
         if self.ground_truth:
             item["depth"] = _padded(reader.read("depth", start, stop).astype(np.float32), pad, repeat=True)
             item["block_ids"] = _padded(reader.read("block_ids", start, stop), pad, repeat=True)

@@ -65,6 +65,18 @@ class DynamicsObjective(nn.Module):
         # clone outside inference mode: embeddings save their indices for backward
         return rearrange(grids.clone(), "(b l) h w -> b l (h w)", b=b).to(self.device)
 
+    def _tokens(self, batch: Mapping[str, Any], frames: torch.Tensor) -> torch.Tensor:
+        """The clip's token grids (B, L, N): the batch's cached `tokens` (worldmodel/data/token_cache.py, encoded
+        once by this frozen tokenizer) when it has them, else the frames encoded now."""
+        if "tokens" not in batch:
+            return self.encode(frames)
+        tokens = torch.as_tensor(batch["tokens"])
+        n = self.model.grid[0] * self.model.grid[1]
+        if tokens.shape != (*frames.shape[:2], n) or tokens.dtype not in (torch.int64, torch.int32, torch.int16):
+            raise ValueError(f"batch 'tokens' must be integer (B, L, N) = {(*frames.shape[:2], n)}, "
+                             f"got {tokens.dtype} {tuple(tokens.shape)}")
+        return tokens.long().to(self.device)
+
     def _batch(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
         """Check a batch and move it to the model: tokens, buttons, camera, known, rewards, terminated."""
         for key in ("frames", "actions", "action_known", "rewards", "terminated"):
@@ -75,7 +87,7 @@ class DynamicsObjective(nn.Module):
             raise ValueError(f"batch 'frames' must be uint8 (B, L>=2, H, W, 3), "
                              f"got {frames.dtype} {tuple(frames.shape)}")
         b, length = frames.shape[:2]
-        tokens = self.encode(frames)
+        tokens = self._tokens(batch, frames)
         buttons, camera = action_tensors(batch["actions"], self.device)
         if buttons.shape[:2] != (b, length - 1):
             raise ValueError(f"batch 'actions' must be (B, L-1, ...) = {(b, length - 1)}, "

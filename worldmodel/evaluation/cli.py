@@ -4,7 +4,7 @@
     wm bench quality --model PATH [PATH ...] --data DIR [--context 4] [--horizons 16 64] [--max-windows 32]
                      [--split held_out] [--spread] [--decoding sample mean] [--json F] [--plot F.png]
     wm bench train   --target tokenizer|dynamics|fusion|agent [--size bundled|gpu|tiny] [--steps 10]
-                     [--threads 2] [--precision fp32 bf16] [--device cpu|cuda] [--rollout-frames 0] [--json F]
+                     [--threads 2] [--precision fp32 bf16] [--device cpu|cuda] [--rollout-frames 0] [--token-cache] [--json F]
 
 Speed times the whole `WorldModel.step` (speed.py). `--model random` times an untrained model of the default
 configuration (no checkpoint needed). Quality reports, each beside the copy-last-frame baseline:
@@ -88,6 +88,9 @@ def _parser(prog: str, more_targets: tuple[str, ...] = ()) -> argparse.ArgumentP
     train.add_argument("--device", default="cpu", help="cpu or cuda (timed with a sync at every phase boundary)")
     train.add_argument("--rollout-frames", type=int, default=0,
                        help="dynamics: self-forcing with this many rolled-out frames (model.rollout_frames)")
+    train.add_argument("--token-cache", action="store_true",
+                       help="dynamics: read tokens encoded once before the timed steps (what `wm train dynamics` "
+                            "does by default) instead of encoding every clip at every step")
     for p in (speed, quality, train):
         p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
         p.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -217,7 +220,7 @@ def _train_main(args: argparse.Namespace, prog: str, targets: dict[str, Callable
         if args.target in targets:
             target = targets[args.target](args.size)
         else:
-            target = build_target(args.target, args.size, store, args.rollout_frames)
+            target = build_target(args.target, args.size, store, args.rollout_frames, args.token_cache)
         result = bench_train(target, list(dict.fromkeys(args.precision)), args.steps, device=args.device)
     result.update(size=args.size, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   cpu_capability=torch.backends.cpu.get_cpu_capability(), torch=torch.__version__)

@@ -106,11 +106,14 @@ def record_store(directory: Path, episodes: int, steps: int, frame: int) -> Path
     return directory
 
 
-def clip_batches(store: Path, clip_len: int, batch: int) -> Iterator[dict[str, Any]]:
-    """Endless shuffled batches of clips from a store, loaded in this process (so their cost can be timed)."""
+def clip_batches(store: Path, clip_len: int, batch: int, tokens: Path | None = None) -> Iterator[dict[str, Any]]:
+    """Endless shuffled batches of clips from a store, loaded in this process (so their cost can be timed); with
+    a token cache directory the clips carry its tokens."""
     from worldmodel.data import open_dataset
 
     dataset = open_dataset(store).clips(clip_len, seed=0)
+    if tokens is not None:
+        dataset.use_tokens(tokens)
     if len(dataset) < batch:
         raise ValueError(f"{store}: {len(dataset)} clips of {clip_len} frames, fewer than a batch of {batch}")
     generator = torch.Generator().manual_seed(0)
@@ -141,10 +144,12 @@ def _run_train(target: str) -> TrainConfig:
     return RUNS[target]().train
 
 
-def build_target(name: str, size_name: str, store: Callable[[int, int], Path], rollout_frames: int = 0
-                 ) -> TrainTarget:
+def build_target(name: str, size_name: str, store: Callable[[int, int], Path], rollout_frames: int = 0,
+                 token_cache: bool = False) -> TrainTarget:
     """The module `name` at size `size_name` (seeded); `store(clip_len, batch)` gives a store with enough clips.
-    rollout_frames > 0 trains the dynamics with self-forcing (model.rollout_frames; its clips grow to fit)."""
+    rollout_frames > 0 trains the dynamics with self-forcing (model.rollout_frames; its clips grow to fit);
+    token_cache: the dynamics reads tokens encoded once (as `wm train dynamics` does by default), not the frames
+    encoded every step."""
     if name not in TARGETS or size_name not in SIZES:
         raise ValueError(f"unknown target {name!r} or size {size_name!r} (targets {TARGETS}, sizes {SIZES})")
     size = SIZE[size_name]
@@ -152,7 +157,7 @@ def build_target(name: str, size_name: str, store: Callable[[int, int], Path], r
     if name == "tokenizer":
         return _tokenizer_target(size, store)
     if name == "dynamics":
-        return _dynamics_target(size, store, rollout_frames)
+        return _dynamics_target(size, store, rollout_frames, token_cache)
     return _fusion_target(size, size_name, store)
 
 
@@ -168,8 +173,12 @@ def _tokenizer_target(size: Size, store: Callable[[int, int], Path]) -> TrainTar
                        f"channels {cfg.channels} x {list(cfg.channel_mult)}", _run_train("tokenizer"))
 
 
-def _dynamics_target(size: Size, store: Callable[[int, int], Path], rollout_frames: int) -> TrainTarget:
-    """The dynamics on a frozen (freshly initialised) tokenizer: the tokenizer's encode is part of every step."""
+def _dynamics_target(size: Size, store: Callable[[int, int], Path], rollout_frames: int, token_cache: bool
+                     ) -> TrainTarget:
+    """The dynamics on a frozen (freshly initialised) tokenizer: its encode is part of every step, unless the
+    tokens come from a token cache built first (outside the timed steps)."""
+    from worldmodel.data import open_dataset
+    from worldmodel.data.token_cache import build_token_cache
     from worldmodel.dynamics import DynamicsObjective
     from worldmodel.tokenizer import Tokenizer
 
@@ -182,7 +191,14 @@ def _dynamics_target(size: Size, store: Callable[[int, int], Path], rollout_fram
         sections["rollout"] = (module, "_self_forced")
     shape = (f"{b} clips x {clip} frames, {tokens} tokens/frame, d_model {cfg.d_model}, {cfg.n_layers} layers, "
              f"window {cfg.context_frames}" + (f", self-forcing {rollout_frames} frames" if rollout_frames else ""))
-    return TrainTarget("dynamics", module, clip_batches(store(clip, b), clip, b), STORE_DATA, "tokens",
+    clips = store(clip, b)
+    cache = None
+    if token_cache:
+        store_episodes = open_dataset(clips)
+        episodes = [store_episodes.path(i) for i in range(len(store_episodes))]
+        cache = build_token_cache(module.tokenizer, episodes, clips / "tokens", progress=False)
+        shape += ", token cache"
+    return TrainTarget("dynamics", module, clip_batches(clips, clip, b, cache), STORE_DATA, "tokens",
                        b * (clip - 1) * tokens, shape, _run_train("dynamics"), sections)
 
 

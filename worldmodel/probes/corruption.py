@@ -1,8 +1,9 @@
 """The corruption harness: damage the truth on purpose and check that every family's score notices.
 
 Each corruption changes a scenario's true rollout: `delete` removes the probe's objects (salient cells) and a
-share of the solid cells seen in the prompt, `swap` turns them into other block types, `move` shifts them one
-cell sideways (all three right after the prompt, replayed in BlockWorld); `blur` box-blurs every frame; `freeze`
+share of the solid cells seen in the prompt, `swap` turns them into other block types, `move` shifts them
+MOVE_CELLS cells across the line of sight from the first prompt frame (all three right after the prompt, replayed
+in BlockWorld); `blur` box-blurs every frame; `freeze`
 repeats the first script frame (the world stops after one step); `wrong_turn` replays the script with every camera turn mirrored
 (moves and buttons as commanded). Each is applied to the truth and, given a reference tokenizer, to the truth
 through it. A corruption passes when it lowers the family's normalised headline (1 = truth, 0 = copy-last) by at
@@ -50,6 +51,8 @@ EXPECT: dict[str, dict[str, float]] = {  # family -> corruption -> the drop it m
     "drift": {"freeze": CAUGHT, "wrong_turn": CAUGHT},
 }
 BLUR = 5  # box size (pixels) of the blur corruption
+MOVE_CELLS = 2  # how far `move` shifts the objects, across the line of sight (one cell along x could be a step
+# straight away from the eye: the object barely moved on screen and the reference-tokenizer row missed it)
 
 
 def _cells(run: TruthRun, seed: int) -> list[tuple[int, int, int]]:
@@ -65,11 +68,22 @@ def _cells(run: TruthRun, seed: int) -> list[tuple[int, int, int]]:
     return [tuple(int(v) for v in c) for c in chosen if run.voxels0[tuple(c)] not in KEEP]  # type: ignore[misc]
 
 
+def _sideways(run: TruthRun, cells: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The cell offset of `move`: MOVE_CELLS along the horizontal axis more across the line of sight from the first
+    prompt frame's feet to the cells' centre."""
+    if not cells:
+        return (MOVE_CELLS, 0, 0)
+    centre = np.mean(np.asarray(cells, np.float64), axis=0) + 0.5
+    dx, dz = centre[0] - run.scenario.pose[0], centre[2] - run.scenario.pose[2]
+    return (0, 0, MOVE_CELLS) if abs(dx) >= abs(dz) else (MOVE_CELLS, 0, 0)
+
+
 def world_edit(kind: str, run: TruthRun, seed: int) -> WorldEdit | None:
     """The env mutation of a world corruption (None for action-level kinds)."""
     if kind not in OBJECTS:
         return None
     cells = _cells(run, seed)
+    shift = _sideways(run, cells)
 
     def apply(env: BlockWorldEnv) -> None:
         old = {c: env.get_block(c) for c in cells}
@@ -84,8 +98,8 @@ def world_edit(kind: str, run: TruthRun, seed: int) -> WorldEdit | None:
             elif kind == "swap":
                 env.set_block(c, SWAP.get(block, B.PLANKS))
             else:
-                target = (c[0] + 1, c[1], c[2])
-                if target[0] < env.voxels.shape[0] - 1:
+                target = (c[0] + shift[0], c[1], c[2] + shift[2])
+                if target[0] < env.voxels.shape[0] - 1 and target[2] < env.voxels.shape[2] - 1:
                     env.set_block(target, block)
 
     return apply

@@ -201,10 +201,26 @@ def _dynamics(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:
             f"expects {tokenizer.cfg.height}x{tokenizer.cfg.width}"
         )
     tokenizer.requires_grad_(False)
+    if run.token_cache:
+        _cache_tokens(tokenizer, dataset, Path(run.run_dir) / "tokens")
     module = DynamicsObjective(run.model, tokenizer)
     if run.init_from:
         _note(warm_start(module.model, run.init_from))
     return module, lambda _step_dir: module.export(Path(run.run_dir) / "world_model")
+
+
+def _cache_tokens(tokenizer: Any, dataset: Any, root: Path) -> None:
+    """Encode the dataset's episodes once (on the GPU when there is one; every DDP rank shares the work) and let
+    its clips carry the tokens."""
+    import torch
+
+    from worldmodel.data.token_cache import build_token_cache
+
+    rank = int(os.environ.get("RANK", "0"))
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
+    directory = build_token_cache(tokenizer.to(device), dataset.files, root, rank=rank, progress=rank == 0)
+    tokenizer.cpu()
+    dataset.use_tokens(directory)
 
 
 def _fusion(run: Any, dataset: Any) -> tuple[Any, Callable[[Path], Any]]:

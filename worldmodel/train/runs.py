@@ -73,6 +73,10 @@ class DynamicsRun:
     """WorldModel dir (or "bundled") whose dynamics weights start a fresh run (fine-tuning); the architecture
     keys (worldmodel.dynamics.warm_start.ARCHITECTURE_KEYS: model.d_model, n_layers, ...) come from its config.json
     unless set on the command line."""
+    token_cache: bool = True
+    """Encode every frame of the store once, before training, into RUN_DIR/tokens/<tokenizer hash>/
+    (worldmodel/data/token_cache.py) instead of encoding every clip at every step (a fifth of a CPU step);
+    false: encode on the fly."""
     data: DataConfig = field(default_factory=lambda: DataConfig(clip_len=16))
     """Where clips come from."""
     model: DynamicsConfig = field(default_factory=DynamicsConfig)
