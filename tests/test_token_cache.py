@@ -52,6 +52,10 @@ def test_a_built_cache_is_reused_and_a_changed_tokenizer_gets_its_own(tmp_path: 
     second = build_token_cache(objective.tokenizer, episodes, tmp_path / "tokens", progress=False)
     assert second != first and np.load(cache_path(second, episodes[0])).shape == (10, 16)
     assert not list(first.glob(".*tmp*"))  # nothing half-written left behind
+    make_store(tmp_path / "store", [12])  # the same episode name recorded again: encoded again, not read stale
+    assert not cache_path(second, episodes[0]).exists()
+    third = build_token_cache(objective.tokenizer, episodes, tmp_path / "tokens", progress=False)
+    assert third == second and np.load(cache_path(third, episodes[0])).shape == (12, 16)
 
 
 def test_missing_tokens_and_wrong_token_shapes_are_named(tmp_path: Path) -> None:

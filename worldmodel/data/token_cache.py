@@ -2,8 +2,8 @@
 
 A dynamics run trains on the tokens of a tokenizer that never changes, yet encoded every clip's frames at every
 step: about a fifth of a bundled dynamics step on the CPU (docs/training-speed.md). `build_token_cache` encodes
-each episode once (fp32, as the served model encodes) into `DIR/<episode>.npy` (int16 (T, N), written to a temp
-name and renamed); `ClipDataset(..., tokens=DIR)` then adds a `tokens` entry (L, N) to every clip, which
+each episode once (fp32, as the served model encodes) into `DIR/<episode>-<file size>.npy` (int16 (T, N), written
+to a temp name and renamed); `ClipDataset(..., tokens=DIR)` then adds a `tokens` entry (L, N) to every clip, which
 `DynamicsObjective` uses instead of encoding the frames. The directory is named after a hash of the tokenizer's
 weights and frame size, so a changed tokenizer never reads stale tokens.
 
@@ -40,8 +40,9 @@ def tokenizer_key(tokenizer: torch.nn.Module) -> str:
 
 
 def cache_path(directory: Path, episode: Path) -> Path:
-    """Where the tokens of one episode file go."""
-    return directory / f"{episode.stem}.npy"
+    """Where the tokens of one episode file go: named after the file and its size, so an episode recorded again
+    under the same name (a store deleted and collected anew) is encoded again rather than read stale."""
+    return directory / f"{episode.stem}-{episode.stat().st_size}.npy"
 
 
 @torch.no_grad()
