@@ -264,3 +264,26 @@ def test_per_frame_attention_equals_the_dense_window_mask_forward_and_backward(f
     for a, b in zip(fast_grads, dense_grads):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert torch.equal(FrameWindow(frames, 4, window).dense(torch.device("cpu")), window_mask(frames, 4, window))
+
+
+def test_edit_weight_counts_the_tokens_an_attack_or_use_changes() -> None:
+    """Only changed tokens of transitions with attack / use pressed get edit_weight; the loss stays a weighted mean."""
+    objective = DynamicsObjective(DynamicsConfig(**{**TINY, "edit_weight": 10.0}), tiny_tokenizer())
+    prev = torch.zeros(1, 2, 4, dtype=torch.long)  # (B, T, N)
+    target = prev.clone()
+    target[0, :, 0] = 3  # token 0 changes on both transitions
+    buttons = torch.zeros(1, 2, len(BINARY_KEYS))
+    buttons[0, 0, BINARY_KEYS.index("attack")] = 1  # ... but only the first has attack pressed
+    logits = torch.zeros(1, 2, 4, 25)
+    logits[..., 0] = 5.0  # confident that nothing changes: wrong exactly on token 0
+    mask = torch.ones(1, 2, 4, dtype=torch.bool)
+    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 25), target.reshape(-1), reduction="none")
+    weights = torch.ones(8)
+    weights[0] = 10.0  # transition 0, token 0
+    expected = (weights * ce).sum() / weights.sum()
+    torch.testing.assert_close(objective._token_loss(logits, target, prev, buttons, mask), expected)
+    objective.cfg.edit_weight = 1.0
+    torch.testing.assert_close(objective._token_loss(logits, target, prev, buttons, mask), ce.mean())
+    assert expected > ce.mean()
+    with pytest.raises(ValueError, match="edit_weight"):
+        DynamicsConfig(**{**TINY, "edit_weight": 0.0})

@@ -2,7 +2,8 @@
 
 A seeded state machine of behaviours, each a generator of actions with smooth (eased) camera motion:
 walk (with jumps over obstacles), look around, turn away 90-180 degrees and back (object permanence),
-walk a square loop (revisiting places), mine the targeted block, place a block, idle.
+walk a square loop (revisiting places), mine the targeted block, place a block, idle, and (off by default) edit:
+break a block with one press, place it back nearby, and look away and back (state changes that must persist).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class ExplorerPolicy:
     """The scripted explorer; `weights` sets how often each behaviour is chosen."""
 
     WEIGHTS: dict[str, float] = {"walk": 3.0, "look": 1.5, "turn_back": 1.5, "loop": 1.0, "mine": 1.2,
-                                 "place": 1.0, "idle": 0.4}
+                                 "place": 1.0, "idle": 0.4, "edit": 0.0}
 
     def __init__(self, action_space: spaces.Space, seed: int = 0, weights: dict[str, float] | None = None,
                  max_turn_rate: float = 12.0) -> None:
@@ -122,6 +123,25 @@ class ExplorerPolicy:
             for _ in range(int(self.rng.integers(3, 8))):
                 yield {}
             yield from self._look(float(self.rng.uniform(-25, 25)), 0.0)
+        yield from self._level()
+
+    def edit(self) -> Iterator[dict[str, Any]]:
+        """Two to four times: break the targeted block with one press, place it (hotbar slot 1, where the first
+        mined block goes) on another face near by; then now and then turn away and back to the edits."""
+        for _ in range(int(self.rng.integers(2, 5))):
+            yield from self._look(float(self.rng.uniform(-40, 40)), float(self.rng.uniform(5, 50)) - self.pitch)
+            yield {"attack": 1}
+            yield from ({} for _ in range(int(self.rng.integers(2, 5))))
+            yield {HOTBAR[0]: 1}
+            yield from self._look(float(self.rng.uniform(-35, 35)), float(self.rng.uniform(-10, 20)))
+            yield {"use": 1}
+            yield from ({} for _ in range(int(self.rng.integers(2, 5))))
+        if self.rng.random() < 0.5:
+            angle = float(self.rng.choice([-1, 1]) * self.rng.uniform(60, 180))
+            yield from self._look(angle, 0.0)
+            yield from ({} for _ in range(int(self.rng.integers(1, 8))))
+            yield from self._look(-angle, 0.0)
+            yield from ({} for _ in range(int(self.rng.integers(2, 6))))
         yield from self._level()
 
     def idle(self) -> Iterator[dict[str, Any]]:

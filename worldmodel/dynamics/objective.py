@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from envs.actions import BINARY_KEYS
 from worldmodel.dynamics.actions import LATENT, REAL, UNKNOWN, action_tensors
 from worldmodel.dynamics.bundle import save_world_model
 from worldmodel.dynamics.config import DynamicsConfig
@@ -26,6 +27,9 @@ from worldmodel.dynamics.sampling import random_mask
 from worldmodel.dynamics.self_forcing import mix_context, mix_hints, rollout_context
 from worldmodel.dynamics.warp import CameraHint
 from worldmodel.rollout.engine import Engine, Sampling, sequence_actions
+
+EDIT_BUTTONS = [BINARY_KEYS.index("attack"), BINARY_KEYS.index("use")]
+"""Where attack and use sit among the button columns: the presses that break or place a block."""
 
 
 class DynamicsObjective(nn.Module):
@@ -138,7 +142,7 @@ class DynamicsObjective(nn.Module):
         logits = model.logits(hidden, torch.where(mask, model.mask_id, target))  # (B, T, N, V)
         valid = self._valid(batch, prev.shape[:2])  # (B, T): False on transitions padded past an episode's end
         mask = mask & valid[..., None]
-        ce = F.cross_entropy(logits[mask].float(), target[mask])
+        ce = self._token_loss(logits, target, prev, buttons, mask)
         reward, term_logit = model.reward_term(hidden)  # (B, T) each
         weight = valid.float() / valid.float().sum().clamp_min(1.0)
         reward_loss = (weight * (reward.float() - rewards) ** 2).sum()
@@ -161,6 +165,18 @@ class DynamicsObjective(nn.Module):
                 rolled &= mask
                 metrics["token_acc_rollout"] = (logits[rolled].argmax(-1) == target[rolled]).float().mean().item()
         return loss, metrics
+
+    def _token_loss(self, logits: torch.Tensor, target: torch.Tensor, prev: torch.Tensor, buttons: torch.Tensor,
+                    mask: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the masked tokens (B, T, N); with cfg.edit_weight != 1 a weighted mean in which the
+        tokens that change on a transition with attack or use pressed (buttons (B, T, K)) count edit_weight."""
+        ce = F.cross_entropy(logits[mask].float(), target[mask], reduction="none")  # (M,)
+        if self.cfg.edit_weight == 1.0:
+            return ce.mean()
+        pressed = buttons[..., EDIT_BUTTONS].amax(-1) > 0  # (B, T)
+        edited = (target != prev) & pressed[..., None]  # (B, T, N)
+        weight = torch.where(edited[mask], self.cfg.edit_weight, 1.0)  # (M,)
+        return (weight * ce).sum() / weight.sum()
 
     def _rollout_rows(self, batch: int) -> int:
         """How many clips of a batch are self-forced (the first ones; batches are shuffled)."""
