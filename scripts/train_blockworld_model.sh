@@ -87,7 +87,10 @@ train() {  # $1 target, $2 run dir, $3 total steps, $4 batch (all processes toge
 # 1. footage, all in the mine_gold world: the noisy scripted seeker (gold hits, rewards, episode ends), the
 #    explorer (walking, turning, looking around: most of the frames) and uniform play over the agent's actions.
 #    Stages append to one store; a re-run resumes.
+#    Last, the explorer's edit behaviour (break a block, place it, look away and back), so that the dynamics sees
+#    edits often enough to show them (with model.edit_weight below).
 seek=$((EPISODES * 5 / 2)); explore=$((seek + EPISODES)); rand=$((explore + EPISODES * 5 / 6))
+edits=$((rand + (EPISODES * 5 / 6 > 0 ? EPISODES * 5 / 6 : 1)))
 limited "wm collect (seeker)" wm collect --env BlockWorld-v0 --env-kwargs "$gold" --seed 7 --out "$data" \
   --policy seeker --policy-kwargs '{"noise": 0.3, "wander": 60}' --episodes "$seek" --steps "$(steps 150)" \
   --workers "$WORKERS" --no-progress
@@ -95,6 +98,9 @@ limited "wm collect (explorer)" wm collect --env BlockWorld-v0 --env-kwargs "$go
   --policy explorer --episodes "$explore" --steps "$(steps 500)" --workers "$WORKERS" --no-progress
 limited "wm collect (random_set)" wm collect --env BlockWorld-v0 --env-kwargs "$gold" --seed 7 --out "$data" \
   --policy agents.policies.random_set:RandomSetPolicy --episodes "$rand" --steps "$(steps 200)" --workers "$WORKERS" --no-progress
+limited "wm collect (edits)" wm collect --env BlockWorld-v0 --env-kwargs "$gold" --seed 7 --out "$data" \
+  --policy explorer --policy-kwargs '{"weights": {"edit": 8, "walk": 1.5, "loop": 0.0, "mine": 0.5, "place": 0.2, "idle": 0.3}}' \
+  --episodes "$edits" --steps "$(steps 150)" --workers "$WORKERS" --no-progress
 # held-out episodes (other seeds) for the quality and reward-head numbers
 if [ "$HELDOUT" -gt 0 ]; then
   limited "wm collect (held-out)" wm collect --env BlockWorld-v0 --policy explorer --episodes "$HELDOUT" \
@@ -110,11 +116,12 @@ train tokenizer "$out/tokenizer" "$TOK_STEPS" "$TOK_BATCH" data.path="$data" tra
 
 # 3. the dynamics: clips of 8 (gpu: 12) frames; windows holding an event listed 10 more times; windows running up
 #    to 4 transitions past an episode's end, so the heads cannot learn where in a clip an episode ends
+#    (the tokens a break or placement changes weigh 10x in the token loss: model.edit_weight)
 clip=$([ "$profile" = gpu ] && echo 12 || echo 8)
 # shellcheck disable=SC2086  # dyn_arch is a list of overrides
 train dynamics "$out/dynamics" "$DYN_STEPS" "$BATCH" tokenizer_checkpoint="$out/tokenizer" data.path="$data" \
   data.clip_len="$clip" data.event_repeat=10 data.pad_end=4 $dyn_arch model.reward_weight=5.0 model.term_weight=2.0 \
-  train.precision="$PRECISION" ${DYN_ARGS:-}
+  model.edit_weight=10.0 train.precision="$PRECISION" ${DYN_ARGS:-}
 
 # 4. the frame fusion: trained on the dynamics' own 16-step open-loop rollouts (tokenizer and dynamics frozen); its
 #    world_model/ is the finished bundle

@@ -126,10 +126,11 @@ class ExplorerPolicy:
         yield from self._level()
 
     def edit(self) -> Iterator[dict[str, Any]]:
-        """Two to four times: break the targeted block with one press, place it (hotbar slot 1, where the first
-        mined block goes) on another face near by; then now and then turn away and back to the edits."""
+        """Two to four times: break the targeted block (on the ground below or near eye level) with one press,
+        place it (hotbar slot 1, where the first mined block goes) on another face near by; then now and then turn
+        away and back to the edits."""
         for _ in range(int(self.rng.integers(2, 5))):
-            yield from self._look(float(self.rng.uniform(-40, 40)), float(self.rng.uniform(5, 50)) - self.pitch)
+            yield from self._look(float(self.rng.uniform(-40, 40)), float(self.rng.uniform(-15, 50)) - self.pitch)
             yield {"attack": 1}
             yield from ({} for _ in range(int(self.rng.integers(2, 5))))
             yield {HOTBAR[0]: 1}
