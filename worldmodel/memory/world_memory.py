@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from worldmodel.memory.camera import Camera
+from worldmodel.memory.collide import slide, wall_tangent
 from worldmodel.memory.geometry_heads import GeometryObjective, action_features, blur_frames
 from worldmodel.memory.pointmap import MemoryState, SpatialMemory
 from worldmodel.memory.splat import Recall
@@ -35,6 +36,7 @@ from worldmodel.precision import nets_autocast
 from worldmodel.memory.sky import SkyMap
 
 ATTACK, USE = 7, 8  # indices of the edit buttons in envs.actions.BUTTONS (a test checks they agree)
+WALLS = ("pass", "slide", "stop")  # MemoryConfig.walls
 MOVES = slice(0, 5)  # forward, back, left, right, jump: the buttons that move the player
 
 
@@ -52,8 +54,16 @@ class MemoryConfig:
     """On attack / use, the prediction wins within this fraction of the image size around the crosshair."""
     edit_ticks: int = 3
     """... for this many ticks from the action (a model may show the edit a tick or two late)."""
+    walls: str = "pass"
+    """Open loop, what a remembered real surface ahead does to a walk. 'pass' (default): nothing; the motion net,
+    which sees the wall in the shown frame, slows by itself. 'slide': the body stops `body_radius` short of it and
+    slides along it where it is one flat face (collide.py). 'stop': stops there dead. Measured on the loop probe
+    (held-out worlds, `wm probe --suite loop --seed 1 --seeds 4`): pass 0.72, slide 0.64, stop 0.58 (seed 2:
+    pass 0.77, stop 0.62): the pose estimate is not exact, and a rule that stops it where the true player slid past
+    a corner or jumped onto a step keeps it stuck for the rest of the walk. Walking straight into a real wall, the
+    final frame is as good with pass as with stop (docs/results.md, "Walls")."""
     body_radius: float = 0.35
-    """Open loop the player stops this far (blocks) short of a remembered surface ahead (no walking into walls)."""
+    """With walls 'slide' or 'stop': how far (blocks) short of a remembered surface ahead the player stops."""
     sky_threshold: float = 0.5
     """A pixel whose sky probability exceeds this has no surface (stored as nothing)."""
     made_up_ahead: float = 1.0
@@ -61,6 +71,11 @@ class MemoryConfig:
     made up), the motion net reads a blurred frame and goes by the action (it was trained so, `motion_blur`)
     instead of slowing down in front of imagined walls. 1 (default): unless all of it is real; 0: never. On
     tuning seeds the walk-loop pose error went 0.74 -> 0.30 blocks (0.5: 0.46, always: 0.52)."""
+
+
+    def __post_init__(self) -> None:
+        if self.walls not in WALLS:
+            raise ValueError(f"memory.walls must be one of {WALLS}, got {self.walls!r}")
 
 
 @dataclass
@@ -79,6 +94,7 @@ class MemorySnapshot:
     edit_left: Tensor  # (B,) ticks an edit may still show
     ahead: Tensor  # (B,) free distance in front of the body in the newest frame (blocks)
     seen_ahead: Tensor  # (B,) share of the view ahead of the body that the newest frame shows from real memory
+    wall: Tensor  # (B, 2) direction (world x, z) of the nearest wall ahead in the newest frame (zeros: none clear)
 
     def copy(self) -> MemorySnapshot:
         """An independent copy."""
@@ -87,7 +103,7 @@ class MemorySnapshot:
                               self.pose.clone(),
                               self.time.clone(), self.last.clone(), self.lost.clone(), before, self.buttons.clone(),
                               self.edit_left.clone(), self.ahead.clone(),
-                              self.seen_ahead.clone())  # type: ignore[arg-type]
+                              self.seen_ahead.clone(), self.wall.clone())  # type: ignore[arg-type]
 
 
 def turn_pose(pose: Tensor, camera: Tensor) -> Tensor:
@@ -129,21 +145,26 @@ class WorldMemory:
         self.edit_left = torch.zeros(batch, dtype=torch.int64, device=device)  # ticks an edit may still show
         self.ahead = torch.full((batch,), math.inf, device=device)  # free distance in front of the body
         self.seen_ahead = torch.ones(batch, device=device)  # share of the view ahead shown from real memory
+        self.wall = torch.zeros(batch, 2, device=device)  # direction of the nearest wall ahead (collide.py)
         self.body = self._body_zone(height, width)
+        self.wall_zone = self._body_zone(height, width, half_width=0.3)
         self.hud = self.cells.ignore
         self.edit_zone = self._edit_zone(height, width)
         self.dtype: torch.dtype | None = None  # autocast of the geometry heads (bf16 inference; None = fp32)
 
-    def _body_zone(self, height: int, width: int) -> Tensor:
+    def _body_zone(self, height: int, width: int, half_width: float = 0.12) -> Tensor:
         """Bool (H, W): the pixels straight ahead of the body, from eye level down to the feet (a wall there
-        blocks a forward walk)."""
+        blocks a forward walk); half_width: of the image's width, either side of the centre."""
         rows = torch.arange(height, device=self.device)[:, None] / height
         cols = (torch.arange(width, device=self.device)[None, :] + 0.5) / width
-        return (rows >= 0.45) & (rows <= 0.8) & ((cols - 0.5).abs() <= 0.12)
+        return (rows >= 0.45) & (rows <= 0.8) & ((cols - 0.5).abs() <= half_width)
 
-    def _free_ahead(self, depth: Tensor) -> Tensor:
-        """Free distance (B,) in front of the body from a view's depth (B, H, W) (inf where unknown or sky)."""
-        return torch.where(self.body, depth, torch.inf).flatten(1).amin(1)
+    def _free_ahead(self, depth: Tensor) -> tuple[Tensor, Tensor]:
+        """Free distance (B,) in front of the body from a view's depth (B, H, W) seen from `self.pose` (inf where
+        unknown or sky), and the direction (B, 2) of the wall there (collide.py: a walk slides along it)."""
+        points = self.camera.unproject(torch.where(torch.isfinite(depth), depth, 0.0), self.pose)  # (B, H, W, 3)
+        wall = wall_tangent(points, depth, self.wall_zone)
+        return torch.where(self.body, depth, torch.inf).flatten(1).amin(1), wall
 
     def _edit_zone(self, height: int, width: int) -> Tensor:
         """Bool (H, W): the pixels around the crosshair an edit may change."""
@@ -212,8 +233,8 @@ class WorldMemory:
                 pose = move_pose(turn_pose(pose, camera[:, i - 1].to(self.device)), move)
             self.pose[index] = pose
             self.last[index] = frames[:, i]
-            ahead = self._free_ahead(self._write(self.last, self.pose, chosen))
-            self.ahead[index] = ahead[index]
+            ahead, wall = self._free_ahead(self._write(self.last, self.pose, chosen))
+            self.ahead[index], self.wall[index] = ahead[index], wall[index]
             self.seen_ahead[index] = 1.0
             self.time[index] += 1
 
@@ -255,8 +276,10 @@ class WorldMemory:
                 frame = torch.where(made_up[:, None, None, None], blur_frames(self.last), self.last)
             with nets_autocast(self.device, self.dtype):
                 move = self.geometry.motion(frame, action).float() * moving
-            room = (self.ahead - self.cfg.body_radius).clamp_min(0.0)  # walls remembered ahead stop a walk
-            move[:, 0] = torch.minimum(move[:, 0], room)
+            if self.cfg.walls != "pass":  # walls remembered ahead stop a walk or turn it along them
+                room = (self.ahead - self.cfg.body_radius).clamp_min(0.0)
+                wall = self.wall if self.cfg.walls == "slide" else torch.zeros_like(self.wall)
+                move = slide(move, room, wall, moved[:, 3])
             moved = move_pose(moved, move)
         self.pose = torch.where(known[:, None], moved, self.pose)
         recall, real_depth = self._recall()
@@ -273,7 +296,7 @@ class WorldMemory:
             if bool(editing.any()):  # an edit is news about the world: it overwrites what was seen (newest wins)
                 self._write(shown, self.pose, ~self.lost & editing, depth, edited)
         self.last = shown
-        self.ahead = self._free_ahead(real_depth)  # made-up walls do not stop a walk
+        self.ahead, self.wall = self._free_ahead(real_depth)  # made-up walls do not stop a walk
         real_ahead = torch.isfinite(real_depth) & self.body  # (B, H, W)
         self.seen_ahead = real_ahead.flatten(1).float().mean(1) / self.body.float().mean()
         self.time += 1
@@ -290,7 +313,7 @@ class WorldMemory:
             self.pose = torch.where(self.lost[:, None], self.pose, move_pose(turn_pose(pose, camera), move))
         self.time -= 1  # the observed frame replaces the step's frame at the same time
         self.last = frames
-        self.ahead = self._free_ahead(self._write(frames, self.pose, ~self.lost))
+        self.ahead, self.wall = self._free_ahead(self._write(frames, self.pose, ~self.lost))
         self.seen_ahead = torch.ones_like(self.seen_ahead)
         self.time += 1
 
@@ -303,7 +326,7 @@ class WorldMemory:
         """A copy of the state; `restore` it any number of times."""
         return MemorySnapshot(self.cells.snapshot(), self.imagined.snapshot(), self.sky.state(), self.pose,
                               self.time, self.last, self.lost, self.before, self.buttons, self.edit_left,
-                              self.ahead, self.seen_ahead).copy()
+                              self.ahead, self.seen_ahead, self.wall).copy()
 
     def restore(self, snap: MemorySnapshot) -> None:
         """Return to a snapshot (which stays intact)."""
@@ -313,4 +336,4 @@ class WorldMemory:
         self.sky.load(snap.sky)
         self.pose, self.time, self.last, self.lost = snap.pose, snap.time, snap.last, snap.lost
         self.before, self.buttons, self.edit_left, self.ahead = snap.before, snap.buttons, snap.edit_left, snap.ahead
-        self.seen_ahead = snap.seen_ahead
+        self.seen_ahead, self.wall = snap.seen_ahead, snap.wall
