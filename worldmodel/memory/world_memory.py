@@ -162,8 +162,10 @@ class WorldMemory:
     def _free_ahead(self, depth: Tensor) -> tuple[Tensor, Tensor]:
         """Free distance (B,) in front of the body from a view's depth (B, H, W) seen from `self.pose` (inf where
         unknown or sky), and the direction (B, 2) of the wall there (collide.py: a walk slides along it)."""
-        points = self.camera.unproject(torch.where(torch.isfinite(depth), depth, 0.0), self.pose)  # (B, H, W, 3)
-        wall = wall_tangent(points, depth, self.wall_zone)
+        wall = torch.zeros_like(self.wall)  # only 'slide' reads it: no work on the default path
+        if self.cfg.walls == "slide":
+            points = self.camera.unproject(torch.where(torch.isfinite(depth), depth, 0.0), self.pose)  # (B, H, W, 3)
+            wall = wall_tangent(points, depth, self.wall_zone)
         return torch.where(self.body, depth, torch.inf).flatten(1).amin(1), wall
 
     def _edit_zone(self, height: int, width: int) -> Tensor:
