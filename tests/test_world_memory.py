@@ -89,6 +89,23 @@ def test_edits_win_around_the_crosshair_and_are_stored():
     assert float(again[centre][..., 0].float().mean()) > 200  # ... and after it, the edit stays
 
 
+def test_an_edit_shows_the_unfused_frame_in_its_zone_only():
+    """With frame fusion the fused frame carries the previous picture; where an edit may show, the decoded frame
+    (before fusion) wins instead, and nowhere else."""
+    memory = WorldMemory(still_geometry(), 32, 32, 1, torch.device("cpu"))
+    memory.start(torch.full((1, 2, 32, 32, 3), 90, dtype=torch.uint8), torch.zeros(1, 1, 18), torch.zeros(1, 1, 2))
+    fused = torch.full((1, 32, 32, 3), 90, dtype=torch.uint8)  # the fusion kept the block
+    decoded = torch.full((1, 3, 32, 32), -1.0)  # the decoder's frame, black: the dynamics broke the block
+    buttons = torch.zeros(1, 18)
+    known = torch.ones(1, dtype=torch.bool)
+    idle = memory.step(fused, buttons, torch.zeros(1, 2), known, decoded)
+    assert bool((idle == 90).all())  # no edit: the decoded frame is not used
+    buttons[0, ATTACK] = 1
+    shown = memory.step(fused, buttons, torch.zeros(1, 2), known, decoded)
+    zone = memory.edit_zone & ~memory.hud
+    assert bool((shown[0][zone] == 0).all()) and bool((shown[0][~memory.edit_zone] == 90).all())
+
+
 def test_the_motion_net_goes_by_the_action_when_the_view_ahead_is_made_up():
     """Open loop into a turned-to view nothing real covers: the motion net reads the blurred frame (made_up_ahead);
     after a real frame is observed, the frame itself."""

@@ -189,7 +189,8 @@ class Engine:
         if buttons is None:
             raise ValueError("an engine with a spatial memory steps with the action's buttons (buttons=)")
         assert self.memory is not None
-        rendered.frames = self.memory.step(rendered.frames, buttons, camera, known)
+        decoded = rendered.decoded if rendered.weight is not None else None  # fused frames: edits show unfused
+        rendered.frames = self.memory.step(rendered.frames, buttons, camera, known, decoded)
         device = next(self.tokenizer.parameters()).device
         with nets_autocast(device, self.dtype):
             grid = self.tokenizer.encode(rendered.frames.to(device))  # (B, h, w)
